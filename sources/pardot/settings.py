@@ -1,0 +1,70 @@
+"""Constants of the Pardot v3/v4 Opportunity API and of this connector.
+
+Constants only: no imports from the rest of the package, no behaviour. The emulator may
+import from here (paths, limits), but never the connector's parser or client.
+"""
+
+from typing import Final
+
+DEFAULT_BASE_URL: Final = "https://pi.pardot.com"
+SANDBOX_BASE_URL: Final = "https://pi.demo.pardot.com"
+DEFAULT_TOKEN_URL: Final = "https://login.salesforce.com/services/oauth2/token"
+SANDBOX_TOKEN_URL: Final = "https://test.salesforce.com/services/oauth2/token"
+TOKEN_PATH: Final = "/services/oauth2/token"
+
+API_VERSIONS: Final = (3, 4)
+DEFAULT_API_VERSION: Final = 3
+OPERATIONS: Final = ("query", "read", "create", "update", "delete", "undelete")
+"""The six operations of the seed, as they appear after ``/do/`` in the URL."""
+
+OPPORTUNITY_PATH: Final = "/api/opportunity/version/{version}/do/{operation}"
+"""Path of an operation; a record id is appended as ``/id/{id}``."""
+
+MAX_PAGE_SIZE: Final = 200
+"""Pardot returns at most 200 rows a query (except ``output=mobile``)."""
+MAX_CONCURRENCY: Final = 5
+"""Pardot's per-account limit of requests in flight; the sixth gets error 66."""
+DEFAULT_CONCURRENCY: Final = 4
+BUSINESS_UNIT_ID_PREFIX: Final = "0Uv"
+BUSINESS_UNIT_ID_LENGTH: Final = 18
+
+PARDOT_TIMESTAMP_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
+"""How Pardot renders timestamps: local time of the API user, no zone, whole seconds."""
+
+QUERY_OUTPUTS: Final = ("full", "simple", "mobile", "bulk")
+SORT_FIELDS: Final = ("created_at", "id", "probability", "value")
+OPPORTUNITY_STATUSES: Final = ("won", "lost", "open")
+
+EDITABLE_OPPORTUNITY_FIELDS: Final = (
+    "name",
+    "value",
+    "probability",
+    "type",
+    "stage",
+    "status",
+    "closed_at",
+    "campaign_id",
+)
+
+VISITOR_ACTIVITY_OPTIONAL_ID_FIELDS: Final = (
+    "email_id",
+    "email_template_id",
+    "list_email_id",
+    "form_id",
+    "form_handler_id",
+    "site_search_query_id",
+    "landing_page_id",
+    "paid_search_ad_id",
+    "multivariate_test_variation_id",
+    "visitor_page_view_id",
+    "file_id",
+    "custom_redirect_id",
+)
+"""Visitor-activity fields that Pardot sends only when they apply."""
+
+# Table names of the public contract (DESIGN.md §3.3).
+OPPORTUNITIES_TABLE: Final = "opportunities"
+CAMPAIGNS_TABLE: Final = "campaigns"
+PROSPECTS_TABLE: Final = "prospects"
+OPPORTUNITY_PROSPECTS_TABLE: Final = "opportunity_prospects"
+VISITOR_ACTIVITIES_TABLE: Final = "visitor_activities"
