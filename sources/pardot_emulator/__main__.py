@@ -1,0 +1,115 @@
+"""Command line: ``serve`` the emulator on loopback, or print its ``ground-truth``.
+
+``python -m sources.pardot_emulator serve --port 8765 --opportunities 5000 --seed 7``
+prints one line (base URL, business unit id, static token) and serves until SIGINT or
+SIGTERM.
+"""
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from .config import EmulatorConfig, FaultConfig
+from .emulator import PardotEmulator
+from .server import base_url, make_emulator_server
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sources.pardot_emulator")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("serve", "ground-truth"):
+        sub = commands.add_parser(name)
+        sub.add_argument("--opportunities", type=int, default=1000)
+        sub.add_argument("--seed", type=int, default=1)
+        sub.add_argument("--timezone", default="America/New_York")
+        sub.add_argument("--id-gap", type=int, default=1)
+    serve = commands.choices["serve"]
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=0)
+    serve.add_argument("--api-version", type=int, choices=(3, 4), default=3)
+    serve.add_argument("--daily-limit", type=int, default=None)
+    serve.add_argument("--concurrency-limit", type=int, default=5)
+    serve.add_argument("--token-error-status", type=int, choices=(400, 401), default=401)
+    serve.add_argument("--token-lifetime", type=float, default=7200.0)
+    serve.add_argument("--no-query-activities", action="store_true")
+    serve.add_argument("--crm-connector", action="store_true")
+    serve.add_argument("--render-cache", action="store_true")
+    serve.add_argument("--fault-seed", type=int, default=0)
+    serve.add_argument("--latency", type=float, default=0.0)
+    serve.add_argument("--latency-jitter", type=float, default=0.0)
+    serve.add_argument("--error-rate", type=float, default=0.0, help="5xx rate")
+    serve.add_argument("--drop-rate", type=float, default=0.0)
+    serve.add_argument("--truncate-rate", type=float, default=0.0)
+    serve.add_argument("--burst-66-rate", type=float, default=0.0)
+    serve.add_argument("--html-error-rate", type=float, default=0.0)
+    serve.add_argument("--token-expiry-after", type=int, default=None)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config = EmulatorConfig(
+        opportunities=args.opportunities,
+        seed=args.seed,
+        timezone=args.timezone,
+        id_gap=args.id_gap,
+        api_version=args.api_version,
+        daily_limit=args.daily_limit,
+        concurrency_limit=args.concurrency_limit,
+        token_error_status=args.token_error_status,
+        token_lifetime_seconds=args.token_lifetime,
+        query_includes_activities=not args.no_query_activities,
+        crm_connector=args.crm_connector,
+        render_cache=args.render_cache,
+    )
+    emu = PardotEmulator(config)
+    emu.set_faults(
+        FaultConfig(
+            seed=args.fault_seed,
+            latency_seconds=args.latency,
+            latency_jitter_seconds=args.latency_jitter,
+            error_5xx_rate=args.error_rate,
+            drop_rate=args.drop_rate,
+            truncate_rate=args.truncate_rate,
+            burst_66_rate=args.burst_66_rate,
+            html_error_rate=args.html_error_rate,
+            token_expiry_after_requests=args.token_expiry_after,
+        )
+    )
+    server = make_emulator_server(emu, args.host, args.port)
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
+    thread.daemon = True
+    thread.start()
+    print(
+        f"{base_url(server)} business_unit_id={config.business_unit_id} "
+        f"token={config.default_token}",
+        flush=True,
+    )
+    stop.wait()
+    server.shutdown()
+    server.server_close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    config = EmulatorConfig(
+        opportunities=args.opportunities, seed=args.seed, timezone=args.timezone, id_gap=args.id_gap
+    )
+    sys.stdout.write(PardotEmulator(config).ground_truth_json() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Configuration of the emulator: the account it plays and the faults it injects.
+
+Plain dataclasses with defaults that make a usable account out of the box; the command
+line and the control interface build them from flags and JSON.
+"""
+
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+DEFAULT_CLOCK_START = datetime(2024, 3, 9, 12, 0, 0, tzinfo=UTC)
+"""Shortly before the 2024 spring-forward in America/New_York (2024-03-10 02:00 local)."""
+
+
+@dataclass
+class EmulatorConfig:
+    """The emulated business unit, its data and its API behaviour switches."""
+
+    opportunities: int = 1000
+    seed: int = 1
+    timezone: str = "America/New_York"
+    api_version: int = 3
+    business_unit_id: str = "0Uv000000000001AAA"
+    default_token: str = "emulator-access-token"  # noqa: S105 (a fake)
+    oauth_clients: dict[str, str] = field(
+        default_factory=lambda: {"emulator-client": "emulator-secret"}
+    )
+    oauth_users: dict[str, str] = field(
+        default_factory=lambda: {"api@example.com": "emulator-password"}
+    )
+    refresh_tokens: tuple[str, ...] = ("emulator-refresh-token",)
+    token_lifetime_seconds: float = 7200.0
+    token_error_status: int = 401
+    query_includes_activities: bool = True
+    crm_connector: bool = False
+    daily_limit: int | None = None
+    concurrency_limit: int = 5
+    status_case: Literal["lower", "capitalized"] = "lower"
+    emit_empty_closed_at: bool = True
+    top_level_campaign_id: bool = False
+    id_gap: int = 1
+    clock_start: datetime = DEFAULT_CLOCK_START
+    history_days: int = 730
+    realtime_clock: bool = True
+    """When true the virtual clock also moves with real (monotonic) time."""
+    faults_on_token_endpoint: bool = False
+    render_cache: bool = False
+    """Cache each opportunity's rendered XML until it changes (for repeated benchmark
+    passes; costs about 2 KB of memory per cached full-output opportunity)."""
+
+    def __post_init__(self) -> None:
+        if self.api_version not in (3, 4):
+            raise ValueError("api_version must be 3 or 4")
+        if self.token_error_status not in (400, 401):
+            raise ValueError("token_error_status must be 400 or 401")
+        if self.status_case not in ("lower", "capitalized"):
+            raise ValueError("status_case must be 'lower' or 'capitalized'")
+        if self.id_gap < 1:
+            raise ValueError("id_gap must be >= 1")
+        if self.opportunities < 0:
+            raise ValueError("opportunities must be >= 0")
+        if self.clock_start.tzinfo is None:
+            raise ValueError("clock_start must be timezone-aware")
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """Fault switches; every decision comes from ``random.Random(seed)``, so runs repeat."""
+
+    seed: int = 0
+    latency_seconds: float = 0.0
+    latency_jitter_seconds: float = 0.0
+    error_5xx_rate: float = 0.0
+    drop_rate: float = 0.0
+    truncate_rate: float = 0.0
+    burst_66_rate: float = 0.0
+    token_expiry_after_requests: int | None = None
+    html_error_rate: float = 0.0
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FaultConfig":
+        """Build from a JSON object, rejecting unknown keys."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown fault settings: {sorted(unknown)}")
+        return cls(**data)
