@@ -308,8 +308,8 @@ class PardotClient:
                 switched = True
             except _Retry as retry:
                 if retries >= self._max_retries:
-                    if retry.final is not None:
-                        raise retry.final from retry.__cause__
+                    if retry.final is not None:  # e.g. the last 66, or the truncated body
+                        raise retry.final from None
                     raise TransientError(
                         f"{operation}: gave up after {retries + 1} attempts: {retry.reason} "
                         f"({shown})",
