@@ -1,0 +1,50 @@
+"""The concurrency gate (66) and the daily request limit (122)."""
+
+import threading
+
+from sources.pardot_emulator import FaultConfig, running_server
+
+from .conftest import HEADERS, call, client_for, err_code, make, xml
+
+
+def test_sixth_concurrent_request_gets_66() -> None:
+    import httpx
+
+    emu = make(opportunities=5)
+    emu.set_faults(FaultConfig(latency_seconds=0.6))
+    codes: list[int | None] = []
+    lock = threading.Lock()
+    with running_server(emu) as base:
+
+        def one() -> None:
+            with httpx.Client(base_url=base, headers=HEADERS, timeout=10) as c:
+                code = err_code(
+                    xml(c.get("/api/opportunity/version/3/do/query", params={"limit": 1}))
+                )
+            with lock:
+                codes.append(code)
+
+        threads = [threading.Thread(target=one) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert sorted(codes, key=str) == sorted([None] * 5 + [66] * 3, key=str)
+    assert emu.gate.in_flight == 0
+
+
+def test_daily_limit_and_reset_at_local_midnight() -> None:
+    emu = make(opportunities=5, daily_limit=3)
+    c = client_for(emu)
+    codes = [err_code(call(c, "query", limit=1)) for _ in range(5)]
+    assert codes == [None, None, None, 122, 122]
+    assert call(c, "query").findtext("err") == "Daily API rate limit met."
+    # 12:00 UTC = 07:00 in New York; 16 hours later is 23:00 local, still the same day.
+    emu.advance_clock(16 * 3600)
+    assert err_code(call(c, "query", limit=1)) == 122
+    emu.advance_clock(3600 + 1)
+    assert err_code(call(c, "query", limit=1)) is None
+    token = c.post("/services/oauth2/token", data={"grant_type": "password"})
+    assert token.status_code == 400  # the token endpoint is not counted or limited
+    emu.advance_clock(days=1)
+    assert [err_code(call(c, "query", limit=1)) for _ in range(4)] == [None, None, None, 122]
