@@ -11,7 +11,7 @@ def test_sixth_concurrent_request_gets_66() -> None:
     import httpx
 
     emu = make(opportunities=5)
-    emu.set_faults(FaultConfig(latency_seconds=0.6))
+    emu.set_faults(FaultConfig(latency_seconds=1.0))
     codes: list[int | None] = []
     lock = threading.Lock()
     with running_server(emu) as base:
