@@ -1,0 +1,102 @@
+"""Vectorised typing of text columns: Pardot sends strings, the warehouse wants types.
+
+Whole columns are cast at once in Arrow (DESIGN.md §6: typing values one by one in Python
+is the cost to attack). Local timestamps become UTC with one deliberate rule for the two
+kinds of impossible local times that daylight saving creates:
+
+* ambiguous (the repeated hour when clocks go back): the earlier instant, i.e. the
+  daylight-saving reading;
+* nonexistent (the skipped hour when clocks go forward): the instant of the transition.
+
+A value that cannot be typed raises ``CastFailure`` naming its row, so the caller can say
+which opportunity and field it was; nothing is coerced to a wrong value or dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .schema import ARROW_TYPES, UTC_TIMESTAMP, Kind
+
+_LOCAL_SECONDS: Final = pa.timestamp("s")
+AMBIGUOUS_LOCAL_TIME: Final = "earliest"
+NONEXISTENT_LOCAL_TIME: Final = "latest"
+
+
+class CastFailure(Exception):
+    """A value in a column could not be typed; ``index`` is its row in the column."""
+
+    def __init__(self, index: int, value: str, reason: str) -> None:
+        super().__init__(reason)
+        self.index = index
+        self.value = value
+        self.reason = reason
+
+
+def typed_array(values: Sequence[Any], kind: Kind, timezone: str) -> pa.Array:
+    """Cast a column of Pardot text values (None = empty element) to ``kind``.
+
+    Args:
+        values: the text of each row's element, None where empty or absent; for
+            ``bool`` columns (set by the connector, never sent by Pardot) Python bools.
+        kind: the declared kind of the column.
+        timezone: IANA zone in which Pardot rendered local timestamps.
+
+    Raises:
+        CastFailure: a value is not of the declared kind.
+    """
+    if kind == "bool":
+        return pa.array(values, pa.bool_())
+    text = pa.array(values, pa.string())
+    if kind == "text":
+        return text
+    try:
+        if kind == "timestamp":
+            return _utc_timestamps(text, timezone)
+        return pc.cast(text, ARROW_TYPES[kind])
+    except pa.ArrowInvalid as exc:
+        raise _locate_failure(values, kind) from exc
+
+
+def _utc_timestamps(text: pa.Array, timezone: str) -> pa.Array:
+    # A cast, not strptime: Arrow's strptime rolls 2024-02-30 over to March 1st.
+    local = pc.cast(text, _LOCAL_SECONDS)
+    aware = pc.assume_timezone(
+        local,
+        timezone=timezone,
+        ambiguous=AMBIGUOUS_LOCAL_TIME,
+        nonexistent=NONEXISTENT_LOCAL_TIME,
+    )
+    return aware.cast(UTC_TIMESTAMP)
+
+
+def _locate_failure(values: Sequence[Any], kind: Kind) -> CastFailure:
+    """Find the first value that does not cast, one by one: only on the error path."""
+    for index, value in enumerate(values):
+        if value is None:
+            continue
+        try:
+            pc.cast(pa.array([value]), _LOCAL_SECONDS if kind == "timestamp" else ARROW_TYPES[kind])
+        except pa.ArrowInvalid:
+            return CastFailure(index, value, f"not a valid {_KIND_NAMES[kind]}")
+    return CastFailure(0, "", f"column could not be cast to {_KIND_NAMES[kind]}")
+
+
+def out_of_range(array: pa.Array, low: int, high: int) -> int | None:
+    """Index of the first non-null value outside ``[low, high]``, or None."""
+    bad = pc.or_(pc.less(array, low), pc.greater(array, high))
+    indices = pc.indices_nonzero(pc.fill_null(bad, False))
+    return int(indices[0].as_py()) if len(indices) else None
+
+
+_KIND_NAMES: Final[dict[Kind, str]] = {
+    "bigint": "integer",
+    "double": "number",
+    "text": "text",
+    "timestamp": "timestamp (YYYY-MM-DD HH:MM:SS)",
+    "bool": "boolean",
+}
