@@ -1,0 +1,147 @@
+"""dlt source for Salesforce Account Engagement (Pardot) v3/v4 opportunities.
+
+The dlt glue and nothing else: configuration enters through ``pardot_source``'s
+signature (``[sources.pardot]`` in ``.dlt/config.toml``, ``[sources.pardot.credentials]``
+in ``.dlt/secrets.toml``, or ``SOURCES__PARDOT__…`` environment variables), and the one
+resource hands the Arrow tables of ``sync`` to dlt, each marked with its table's hints
+so that one pass over the API fills the five tables of DESIGN.md §3.3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any, cast
+
+import dlt
+import httpx
+from dlt.common.configuration import configspec
+from dlt.common.configuration.specs import CredentialsConfiguration
+from dlt.common.schema.typing import TTableReferenceInline
+from dlt.common.typing import TSecretStrValue
+from dlt.extract.hints import TResourceHints
+from dlt.extract.resource import DltResource
+
+from .auth import Credentials
+from .client import PardotClient
+from .config import SyncSettings
+from .schema import OPPORTUNITIES, TABLES_BY_NAME, Table
+from .settings import (
+    DEFAULT_API_VERSION,
+    DEFAULT_BASE_URL,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_TOKEN_URL,
+    MAX_PAGE_SIZE,
+)
+from .sync import Progress, SyncReport, sync_new_opportunities
+
+__all__ = ["PardotCredentials", "SyncReport", "pardot_source"]
+
+
+@configspec
+class PardotCredentials(CredentialsConfiguration):
+    """Salesforce OAuth credentials for the Pardot API (one of three sets, see README)."""
+
+    access_token: TSecretStrValue | None = None
+    client_id: str | None = None
+    client_secret: TSecretStrValue | None = None
+    refresh_token: TSecretStrValue | None = None
+    username: str | None = None
+    password: TSecretStrValue | None = None
+    token_url: str = DEFAULT_TOKEN_URL
+
+    def to_credentials(self) -> Credentials:
+        """The plain credentials object of the client (no dlt below this module)."""
+        return Credentials(
+            access_token=self.access_token,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            refresh_token=self.refresh_token,
+            username=self.username,
+            password=self.password,
+            token_url=self.token_url,
+        )
+
+
+@dlt.source(name="pardot", section="pardot")
+def pardot_source(
+    business_unit_id: str = dlt.config.value,
+    credentials: PardotCredentials = dlt.secrets.value,
+    base_url: str = DEFAULT_BASE_URL,
+    api_version: int = DEFAULT_API_VERSION,
+    timezone: str = "UTC",
+    start_date: str | date | datetime | None = None,
+    page_size: int = MAX_PAGE_SIZE,
+    max_concurrency: int = DEFAULT_CONCURRENCY,
+    daily_request_budget: int | None = None,
+    fetch_activities_by_read: bool = False,
+    http: httpx.Client | None = None,
+    report: SyncReport | None = None,
+    progress: Progress | None = None,
+) -> DltResource:
+    """Pardot opportunities and their campaigns, prospects, links and visitor activities.
+
+    Args:
+        business_unit_id: Pardot business unit id (18 characters, ``0Uv…``).
+        credentials: an access token, or OAuth client + refresh token, or client + user.
+        base_url: API host; ``https://pi.demo.pardot.com`` for sandboxes.
+        api_version: 3 or 4; switched once automatically on error 88/89.
+        timezone: IANA zone of the API user; Pardot's timestamps carry none.
+        start_date: the first run fetches opportunities created from then on.
+        page_size: rows per request, 1-200.
+        max_concurrency: requests in flight, 1-5 (Pardot's per-account limit is 5).
+        daily_request_budget: stop cleanly, progress saved, after this many requests today.
+        fetch_activities_by_read: read each new opportunity once more to get its visitor
+            activities when the query does not carry them (one request per opportunity).
+        http: an httpx client to send requests through (tests mount the emulator here).
+        report: filled with how the run went (outcome, pages, requests).
+        progress: called after every page with the report so far.
+
+    Raises:
+        ConfigurationError: a setting or the credentials are missing or malformed.
+    """
+    settings = SyncSettings.from_values(
+        timezone=timezone,
+        start_date=start_date,
+        page_size=page_size,
+        max_concurrency=max_concurrency,
+        daily_request_budget=daily_request_budget,
+        fetch_activities_by_read=fetch_activities_by_read,
+    )
+    client = PardotClient(
+        base_url=base_url,
+        business_unit_id=business_unit_id,
+        credentials=credentials.to_credentials(),
+        api_version=int(api_version),
+        http=http,
+        max_concurrency=settings.max_concurrency,
+        request_budget=settings.daily_request_budget,
+    )
+    run_report = report if report is not None else SyncReport()
+
+    # Every table's hints travel with its items: hints declared on the resource would be
+    # merged into the child tables too (dlt would give campaigns an is_deleted column).
+    @dlt.resource(name=OPPORTUNITIES.name, write_disposition="merge")
+    def opportunities() -> Iterator[Any]:
+        state = dlt.current.resource_state()
+        hints = {name: _table_hints(spec) for name, spec in TABLES_BY_NAME.items()}
+        try:
+            for table_name, table in sync_new_opportunities(
+                client, settings, state, run_report, progress
+            ):
+                yield dlt.mark.with_hints(table, hints[table_name], create_table_variant=True)
+        finally:
+            client.close()
+
+    return opportunities
+
+
+def _table_hints(spec: Table) -> TResourceHints:
+    return dlt.mark.make_hints(
+        table_name=spec.name,
+        write_disposition="merge",
+        primary_key=list(spec.primary_key),
+        merge_key=list(spec.merge_key) or None,
+        columns=spec.dlt_columns(),
+        references=cast(list[TTableReferenceInline], spec.dlt_references()) or None,
+    )

@@ -1,0 +1,103 @@
+"""The sync settings of DESIGN.md §3.1, checked before any request is made.
+
+Values arrive from dlt's config (TOML, environment) as strings, numbers or TOML dates;
+``SyncSettings.from_values`` turns them into one typed, validated object, or raises
+``ConfigurationError`` with a message that says which key to fix and how. The API host,
+business unit and credentials are checked where they are used, by ``PardotClient``.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Final
+
+from .errors import ConfigurationError
+from .settings import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MAX_PAGE_SIZE
+
+DEFAULT_BATCH_SIZE: Final = 5_000
+"""Opportunities gathered before they are typed and handed to dlt as Arrow tables."""
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """What a sync run needs to know besides the client."""
+
+    timezone: str = "UTC"
+    start_date: datetime | None = None
+    """Aware; the first run fetches opportunities created at or after it."""
+    page_size: int = MAX_PAGE_SIZE
+    max_concurrency: int = DEFAULT_CONCURRENCY
+    daily_request_budget: int | None = None
+    fetch_activities_by_read: bool = False
+    batch_size: int = DEFAULT_BATCH_SIZE
+
+    @classmethod
+    def from_values(
+        cls,
+        *,
+        timezone: str = "UTC",
+        start_date: str | date | datetime | None = None,
+        page_size: int | str = MAX_PAGE_SIZE,
+        max_concurrency: int | str = DEFAULT_CONCURRENCY,
+        daily_request_budget: int | str | None = None,
+        fetch_activities_by_read: bool = False,
+        batch_size: int | str = DEFAULT_BATCH_SIZE,
+    ) -> SyncSettings:
+        """Validate raw config values.
+
+        Raises:
+            ConfigurationError: a value is missing or malformed; the message names the key.
+        """
+        zone = _timezone(timezone)
+        return cls(
+            timezone=zone.key,
+            start_date=_start_date(start_date, zone),
+            page_size=_integer("page_size", page_size, 1, MAX_PAGE_SIZE),
+            max_concurrency=_integer("max_concurrency", max_concurrency, 1, MAX_CONCURRENCY),
+            daily_request_budget=None
+            if daily_request_budget in (None, "")
+            else _integer("daily_request_budget", daily_request_budget, 1, 10_000_000),
+            fetch_activities_by_read=bool(fetch_activities_by_read),
+            batch_size=_integer("batch_size", batch_size, 1, 1_000_000),
+        )
+
+
+def _timezone(name: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(str(name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            f"timezone {name!r} is not an IANA time zone name; set [sources.pardot] timezone "
+            "to the API user's time zone in Pardot, e.g. 'America/New_York' or 'UTC'"
+        ) from None
+
+
+def _start_date(value: str | date | datetime | None, zone: zoneinfo.ZoneInfo) -> datetime | None:
+    if value is None or value == "":
+        return None
+    parsed: datetime
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime.combine(value, time())
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            raise ConfigurationError(
+                f"start_date {value!r} is not an ISO date or date-time; use e.g. '2024-01-31' "
+                "or '2024-01-31T08:00:00' (local to timezone) or '2024-01-31T08:00:00+00:00'"
+            ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+
+
+def _integer(key: str, value: int | str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{key} must be an integer, got {value!r}") from None
+    if not low <= number <= high:
+        raise ConfigurationError(f"{key} must be between {low} and {high}, got {number}")
+    return number
