@@ -1,0 +1,74 @@
+"""The ``pardot-sync`` command: ``run`` and ``demo`` (DESIGN.md §3.2).
+
+Exit codes: 0 complete; 2 configuration or credential error (before any data is
+fetched); 75 stopped early at the daily API limit or budget, progress saved; 1 anything
+else. The last line printed to stdout is a one-line JSON summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from .progress import ProgressLine
+from .runner import RunSummary, default_destination, run_sync
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command == "demo":
+        from .demo import run_demo  # the emulator is only imported for the demo
+
+        return run_demo(opportunities=args.opportunities, seed=args.seed, database=args.database)
+    progress = ProgressLine()
+    try:
+        summary = run_sync(
+            destination=default_destination(args.destination),
+            dataset_name=args.dataset_name,
+            pipeline_name=args.pipeline_name,
+            progress=progress,
+        )
+    finally:
+        progress.close()
+    return report(summary)
+
+
+def report(summary: RunSummary) -> int:
+    """Print the failure message (stderr) and the summary line (stdout); return the code."""
+    if summary.message:
+        print(f"pardot-sync: {summary.message}", file=sys.stderr)
+    print(summary.to_json(), flush=True)
+    return summary.exit_code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pardot-sync",
+        description="Sync Salesforce Account Engagement (Pardot) opportunities with dlt.",
+    )
+    parser.add_argument(
+        "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="one incremental run with the configured account")
+    run.add_argument("--destination", default="duckdb", help="dlt destination (default duckdb)")
+    run.add_argument("--dataset-name", default="pardot")
+    run.add_argument("--pipeline-name", default="pardot")
+    demo = commands.add_parser("demo", help="the same pipeline against the built-in emulator")
+    demo.add_argument("--opportunities", type=int, default=3000)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--database", default="pardot_demo.duckdb")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Run the Pardot source through a dlt pipeline and sum up how it went.
+
+Thin on purpose (STYLE.md §13): build ``dlt.pipeline``, run ``pardot_source``, turn the
+outcome into an exit code (DESIGN.md §3.2) and a one-line JSON summary for
+orchestrators. No HTTP and no parsing here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+import dlt
+from dlt.common.configuration.exceptions import ConfigurationException
+
+from sources.pardot import SyncReport, pardot_source
+from sources.pardot.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    DailyLimitError,
+    PardotError,
+)
+from sources.pardot.schema import TABLES_BY_NAME
+
+DEFAULT_DUCKDB_FILE: Final = "pardot_sync.duckdb"
+"""Not ``pardot.duckdb``: DuckDB cannot bind a dataset named like its database file."""
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_CONFIG: Final = 2
+EXIT_DAILY_LIMIT: Final = 75
+
+
+@dataclass
+class RunSummary:
+    """The closing line of a run: what it loaded, what it cost, how it ended."""
+
+    outcome: str
+    exit_code: int
+    rows: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    pages: int = 0
+    opportunities: int = 0
+    seconds: float = 0.0
+    pipeline: str = ""
+    dataset: str = ""
+    destination: str = ""
+    message: str | None = None
+
+    def to_json(self) -> str:
+        """One line of JSON."""
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+
+def run_sync(
+    *,
+    destination: Any = "duckdb",
+    dataset_name: str = "pardot",
+    pipeline_name: str = "pardot",
+    pipelines_dir: str | None = None,
+    progress: Callable[[SyncReport], None] | None = None,
+    **source_options: Any,
+) -> RunSummary:
+    """One incremental run; never raises for a Pardot or configuration failure.
+
+    Args:
+        destination: a dlt destination name or object (DuckDB by default).
+        dataset_name: the dataset (schema) the tables go to.
+        pipeline_name: dlt pipeline name; its state holds the cursors.
+        pipelines_dir: where dlt keeps pipeline working folders (dlt's default if None).
+        progress: called after every page with the report so far.
+        **source_options: passed to ``pardot_source`` (overrides config and secrets).
+    """
+    started = time.monotonic()
+    report = SyncReport()
+    summary = RunSummary(
+        outcome="error",
+        exit_code=EXIT_FAILED,
+        pipeline=pipeline_name,
+        dataset=dataset_name,
+        destination=str(getattr(destination, "destination_name", destination)),
+    )
+    try:
+        source = pardot_source(report=report, progress=progress, **source_options)
+        pipeline = dlt.pipeline(
+            pipeline_name=pipeline_name,
+            destination=destination,
+            dataset_name=dataset_name,
+            pipelines_dir=pipelines_dir,  # type: ignore[arg-type]  # None = dlt's default
+        )
+        if pipeline.has_pending_data:
+            # A run was interrupted after extract: finish loading its packages first, or
+            # dlt would load only them and silently skip this run's new data.
+            logger.warning("finishing the load packages of an interrupted run first")
+            pipeline.run()
+        pipeline.run(source)
+        summary.rows = _loaded_rows(pipeline)
+    except Exception as exc:
+        report.outcome, report.error = "error", _root_cause(exc)
+    summary.seconds = round(time.monotonic() - started, 3)
+    return _finish(summary, report)
+
+
+def default_destination(name: str) -> Any:
+    """``duckdb`` means the file ``pardot_sync.duckdb`` unless dlt config names another."""
+    if name == "duckdb" and dlt.config.get("destination.duckdb.credentials") is None:
+        return dlt.destinations.duckdb(DEFAULT_DUCKDB_FILE)
+    return name
+
+
+def _finish(summary: RunSummary, report: SyncReport) -> RunSummary:
+    summary.requests, summary.pages = report.requests, report.pages
+    summary.opportunities = report.opportunities
+    error = report.error
+    if report.outcome == "complete":
+        summary.outcome, summary.exit_code = "complete", EXIT_OK
+    elif isinstance(error, DailyLimitError):
+        summary.outcome, summary.exit_code = "daily_limit", EXIT_DAILY_LIMIT
+        summary.message = (
+            f"{error} Progress is saved; run again after the daily limit resets "
+            "(midnight in the Pardot account's time zone) to continue where this run stopped."
+        )
+    elif isinstance(error, ConfigurationError | AuthenticationError | ConfigurationException):
+        summary.outcome, summary.exit_code = "config_error", EXIT_CONFIG
+        summary.message = str(error)
+    else:
+        summary.outcome, summary.exit_code = "error", EXIT_FAILED
+        summary.message = f"{type(error).__name__}: {error}" if error else "unknown failure"
+    return summary
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The Pardot or configuration error behind dlt's wrapping, else ``exc`` itself."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, PardotError | ConfigurationException):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return exc
+
+
+def _loaded_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
+    trace = pipeline.last_trace
+    info = trace.last_normalize_info if trace else None
+    counts = info.row_counts if info else {}
+    return {name: counts.get(name, 0) for name in TABLES_BY_NAME}

@@ -1,0 +1,68 @@
+"""End-to-end fixtures: the emulator on a real loopback port, runs into a DuckDB file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pytest
+
+from pipelines.runner import RunSummary, run_sync
+from sources.pardot_emulator import EmulatorConfig, PardotEmulator, running_server
+
+from .truth import Warehouse
+
+
+@dataclass
+class Harness:
+    """One emulator, one DuckDB file, one pipeline: the pieces of a scheduled sync."""
+
+    emulator: PardotEmulator
+    base_url: str
+    root: Path
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def database(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def pipelines_dir(self) -> Path:
+        return self.root / "pipelines"
+
+    def source_options(self) -> dict[str, Any]:
+        config = self.emulator.config
+        return {
+            "base_url": self.base_url,
+            "business_unit_id": config.business_unit_id,
+            "credentials": {"access_token": config.default_token},
+            "timezone": config.timezone,
+            **self.options,
+        }
+
+    def run(self, **overrides: Any) -> RunSummary:
+        """One run of the real pipeline; the emulator's request log is reset first."""
+        self.emulator.reset_request_log()
+        return run_sync(
+            destination=dlt.destinations.duckdb(str(self.database)),
+            pipelines_dir=str(self.pipelines_dir),
+            **{**self.source_options(), **overrides},
+        )
+
+    def warehouse(self) -> Warehouse:
+        return Warehouse(self.database)
+
+
+def start_harness(root: Path, config: EmulatorConfig, **options: Any) -> Iterator[Harness]:
+    emulator = PardotEmulator(config)
+    with running_server(emulator) as base_url:
+        yield Harness(emulator, base_url, root, options)
+
+
+@pytest.fixture
+def harness(isolated_environment: Path) -> Iterator[Harness]:
+    """600 generated opportunities in America/New_York (DST in the data)."""
+    yield from start_harness(isolated_environment, EmulatorConfig(opportunities=600, seed=11))

@@ -1,0 +1,157 @@
+"""Incremental sync over real loopback HTTP into DuckDB, checked against ground truth."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from sources.pardot_emulator import EmulatorConfig
+
+from .conftest import Harness, start_harness
+from .truth import assert_matches_ground_truth
+
+
+def live_count(harness: Harness) -> int:
+    return sum(not o["is_deleted"] for o in harness.emulator.ground_truth()["opportunities"])
+
+
+def queries(harness: Harness) -> int:
+    return harness.emulator.request_count("query")
+
+
+def test_first_load_equals_ground_truth_in_ceil_n_over_200_requests(harness: Harness) -> None:
+    summary = harness.run()
+    assert summary.exit_code == 0, summary.message
+    live = live_count(harness)
+    assert summary.opportunities == live
+    assert queries(harness) == math.ceil(live / 200)
+    assert summary.requests == queries(harness)
+    assert summary.rows["opportunities"] == live
+    assert_matches_ground_truth(harness.warehouse(), harness.emulator)
+
+
+def test_second_run_without_changes_costs_one_request_and_loads_nothing(
+    harness: Harness,
+) -> None:
+    harness.run()
+    before = harness.warehouse().query("select * from opportunities order by id")
+    summary = harness.run()
+    assert summary.exit_code == 0, summary.message
+    assert queries(harness) == 1
+    assert summary.opportunities == 0
+    assert sum(summary.rows.values()) == 0
+    assert harness.warehouse().query("select * from opportunities order by id") == before
+
+
+def test_450_new_opportunities_arrive_exactly_in_three_requests(harness: Harness) -> None:
+    harness.run()
+    new_ids = harness.emulator.add_opportunities(450)
+    summary = harness.run()
+    assert summary.exit_code == 0, summary.message
+    assert summary.opportunities == 450
+    assert queries(harness) == 3
+    assert summary.rows["opportunities"] == 450
+    loaded = set(harness.warehouse().ids())
+    assert set(new_ids) <= loaded
+    assert_matches_ground_truth(harness.warehouse(), harness.emulator)
+
+
+def test_opportunities_sharing_one_second_across_a_page_boundary_are_all_loaded(
+    harness: Harness,
+) -> None:
+    harness.run()
+    harness.emulator.add_opportunities(70)
+    harness.run()
+    same_second = harness.emulator.add_opportunities(330, same_second=True)
+    truth = {o["id"]: o for o in harness.emulator.ground_truth()["opportunities"]}
+    assert len({truth[i]["created_at"] for i in same_second}) == 1
+    summary = harness.run()
+    assert summary.opportunities == 330
+    assert queries(harness) == 2, "200 + 130: the page boundary falls inside the second"
+    assert_matches_ground_truth(harness.warehouse(), harness.emulator)
+
+
+def test_many_small_runs_equal_one_big_run(harness: Harness) -> None:
+    for size in (1, 199, 200, 201, 0, 3):
+        harness.emulator.add_opportunities(size)
+        summary = harness.run()
+        assert summary.exit_code == 0, summary.message
+    count = harness.warehouse().count("opportunities")
+    assert count == len(set(harness.warehouse().ids())), "no row doubled"
+    assert_matches_ground_truth(harness.warehouse(), harness.emulator)
+
+
+def test_start_date_limits_the_first_run(harness: Harness) -> None:
+    truth = sorted(
+        (o for o in harness.emulator.ground_truth()["opportunities"] if not o["is_deleted"]),
+        key=lambda o: o["id"],
+    )
+    pivot = truth[len(truth) // 2]["created_at"]
+    summary = harness.run(start_date=pivot)
+    assert summary.exit_code == 0, summary.message
+    expected = {o["id"] for o in truth if o["created_at"] >= pivot}
+    assert set(harness.warehouse().ids()) == expected
+    assert_matches_ground_truth(harness.warehouse(), harness.emulator, expected_ids=expected)
+
+
+def test_capitalised_status_and_omitted_closed_at_are_normalised(
+    isolated_environment: Path,
+) -> None:
+    config = EmulatorConfig(
+        opportunities=250,
+        seed=5,
+        status_case="capitalized",
+        emit_empty_closed_at=False,
+        top_level_campaign_id=True,
+    )
+    for harness in start_harness(isolated_environment, config):
+        assert harness.run().exit_code == 0
+        assert_matches_ground_truth(harness.warehouse(), harness.emulator)
+
+
+def test_activities_by_read_when_the_query_does_not_carry_them(
+    isolated_environment: Path,
+) -> None:
+    config = EmulatorConfig(opportunities=120, seed=3, query_includes_activities=False)
+    for harness in start_harness(isolated_environment, config):
+        without = harness.run()
+        assert without.exit_code == 0
+        assert (
+            harness.warehouse().count("visitor_activities") == 0
+            if _has_table(harness, "visitor_activities")
+            else True
+        )
+        harness.emulator.add_opportunities(40)
+        summary = harness.run(fetch_activities_by_read=True)
+        assert summary.exit_code == 0, summary.message
+        assert harness.emulator.request_count("query") == 1
+        assert harness.emulator.request_count("read") == 40, "one read per new opportunity"
+        new_ids = set(harness.warehouse().ids()[-40:])
+        truth = harness.emulator.ground_truth()["visitor_activities"]
+        expected = sorted(a["id"] for a in truth if a["opportunity_id"] in new_ids)
+        loaded = [
+            r[0] for r in harness.warehouse().query("select id from visitor_activities order by id")
+        ]
+        assert loaded == expected
+
+
+def _has_table(harness: Harness, table: str) -> bool:
+    return bool(
+        harness.warehouse().query(
+            f"select 1 from information_schema.tables where table_schema = 'pardot' "
+            f"and table_name = '{table}'"
+        )
+    )
+
+
+def test_dst_zone_timestamps_are_utc(isolated_environment: Path) -> None:
+    """Data spread over two years in New York crosses every DST transition."""
+    config = EmulatorConfig(opportunities=900, seed=23, timezone="America/New_York")
+    for harness in start_harness(isolated_environment, config):
+        assert harness.run().exit_code == 0
+        assert_matches_ground_truth(harness.warehouse(), harness.emulator)
+        offsets = harness.warehouse().query(
+            "select count(distinct (timezone('America/New_York', created_at) - "
+            "timezone('UTC', created_at))) from opportunities"
+        )
+        assert offsets[0][0] == 2, "both EST and EDT instants were loaded"

@@ -1,0 +1,162 @@
+"""Compare what a run loaded into DuckDB with what the emulator holds, row by row.
+
+The expected timestamps are computed here with ``zoneinfo``, independently of the
+connector's Arrow conversion: the emulator keeps true UTC instants and renders them in
+local time; the connector documents that a local time in the repeated hour of a
+fall-back transition reads as the earlier instant (``fold=0``). That is the only place
+where what Pardot shows cannot tell two instants apart.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from sources.pardot_emulator import PardotEmulator
+
+OPPORTUNITY_COLUMNS = (
+    "id",
+    "name",
+    "value",
+    "probability",
+    "type",
+    "stage",
+    "status",
+    "campaign_id",
+    "closed_at",
+    "created_at",
+    "updated_at",
+    "is_deleted",
+)
+ACTIVITY_COLUMNS = (
+    "id",
+    "opportunity_id",
+    "prospect_id",
+    "visitor_id",
+    "type",
+    "type_name",
+    "details",
+    "campaign_id",
+    "created_at",
+    "updated_at",
+)
+PROSPECT_COLUMNS = ("id", "first_name", "last_name", "email", "company")
+TIMESTAMPS = {"closed_at", "created_at", "updated_at"}
+
+
+class Warehouse:
+    """Read-only view of the loaded DuckDB file."""
+
+    def __init__(self, path: Path, dataset: str = "pardot") -> None:
+        self.path = path
+        self.dataset = dataset
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            con.execute(f"set search_path = '{self.dataset}'")
+            return con.execute(sql).fetchall()
+
+    def rows(self, table: str, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+        listed = ", ".join(columns)
+        return [
+            dict(zip(columns, row, strict=True))
+            for row in self.query(f"select {listed} from {table} order by all")
+        ]
+
+    def count(self, table: str) -> int:
+        return int(self.query(f"select count(*) from {table}")[0][0])
+
+    def ids(self) -> list[int]:
+        return [row[0] for row in self.query("select id from opportunities order by id")]
+
+
+def shown_instant(iso: str | None, timezone: str) -> datetime | None:
+    """The instant a reader of Pardot's local rendering can recover (see module doc)."""
+    if iso is None:
+        return None
+    zone = ZoneInfo(timezone)
+    local = datetime.fromisoformat(iso).astimezone(zone).replace(tzinfo=None)
+    return local.replace(tzinfo=zone, fold=0).astimezone(UTC)
+
+
+def _expected(row: dict[str, Any], columns: tuple[str, ...], timezone: str) -> dict[str, Any]:
+    return {
+        name: shown_instant(row.get(name), timezone) if name in TIMESTAMPS else row.get(name)
+        for name in columns
+    }
+
+
+def _loaded(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: value.astimezone(UTC) if isinstance(value, datetime) else value
+        for name, value in row.items()
+    }
+
+
+def assert_matches_ground_truth(
+    warehouse: Warehouse,
+    emulator: PardotEmulator,
+    *,
+    expected_ids: set[int] | None = None,
+    activities: bool = True,
+) -> None:
+    """Every loaded table equals the emulator's data for the loaded opportunities.
+
+    Args:
+        expected_ids: the opportunities that must be loaded; default all live ones.
+        activities: whether visitor activities were loadable (query or read carried them).
+    """
+    truth = emulator.ground_truth()
+    timezone = emulator.config.timezone
+    live = {o["id"]: o for o in truth["opportunities"] if not o["is_deleted"]}
+    ids = set(live) if expected_ids is None else expected_ids
+
+    loaded = [_loaded(r) for r in warehouse.rows("opportunities", OPPORTUNITY_COLUMNS)]
+    assert [r["id"] for r in loaded] == sorted(ids), "loaded opportunity ids"
+    for row in loaded:
+        assert row == _expected(live[row["id"]], OPPORTUNITY_COLUMNS, timezone), row["id"]
+
+    links = {
+        (link["opportunity_id"], link["prospect_id"])
+        for link in truth["opportunity_prospects"]
+        if link["opportunity_id"] in ids
+    }
+    loaded_links = set(
+        warehouse.query("select opportunity_id, prospect_id from opportunity_prospects")
+    )
+    assert loaded_links == links, "opportunity_prospects are exactly the current links"
+    assert (
+        warehouse.query("select count(*) from opportunity_prospects where _unlinked")[0][0] == 0
+    ), "unlink markers are never inserted"
+
+    prospect_ids = {prospect for _, prospect in links}
+    prospects = {p["id"]: p for p in truth["prospects"]}
+    loaded_prospects = warehouse.rows("prospects", PROSPECT_COLUMNS)
+    assert {p["id"] for p in loaded_prospects} >= prospect_ids
+    for row in loaded_prospects:
+        assert row == _expected(prospects[row["id"]], PROSPECT_COLUMNS, timezone)
+
+    campaigns = {c["id"]: c for c in truth["campaigns"]}
+    referenced = {live[i]["campaign_id"] for i in ids} - {None}
+    loaded_campaigns = warehouse.rows("campaigns", ("id", "name", "cost"))
+    assert {c["id"] for c in loaded_campaigns} >= referenced
+    for row in loaded_campaigns:
+        assert row["name"] == campaigns[row["id"]]["name"]
+        if row["cost"] is not None:  # cost only where Pardot sends it, never wrong
+            assert row["cost"] == campaigns[row["id"]]["cost"]
+
+    if activities:
+        expected_activities = sorted(
+            (a for a in truth["visitor_activities"] if a["opportunity_id"] in ids),
+            key=lambda a: a["id"],
+        )
+        loaded_activities = [
+            _loaded(r) for r in warehouse.rows("visitor_activities", ACTIVITY_COLUMNS)
+        ]
+        assert loaded_activities == [
+            _expected(a, ACTIVITY_COLUMNS, timezone) for a in expected_activities
+        ]
