@@ -100,7 +100,6 @@ def run_sync(
             logger.warning("finishing the load packages of an interrupted run first")
             pipeline.run()
         pipeline.run(source)
-        summary.rows = _loaded_rows(pipeline)
     except Exception as exc:
         report.outcome, report.error = "error", _root_cause(exc)
     summary.seconds = round(time.monotonic() - started, 3)
@@ -117,6 +116,7 @@ def default_destination(name: str) -> Any:
 def _finish(summary: RunSummary, report: SyncReport) -> RunSummary:
     summary.requests, summary.pages = report.requests, report.pages
     summary.opportunities = report.opportunities
+    summary.rows = {name: report.rows.get(name, 0) for name in TABLES_BY_NAME}
     error = report.error
     if report.outcome == "complete":
         summary.outcome, summary.exit_code = "complete", EXIT_OK
@@ -143,10 +143,3 @@ def _root_cause(exc: BaseException) -> BaseException:
             return seen
         seen = seen.__cause__ or seen.__context__
     return exc
-
-
-def _loaded_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
-    trace = pipeline.last_trace
-    info = trace.last_normalize_info if trace else None
-    counts = info.row_counts if info else {}
-    return {name: counts.get(name, 0) for name in TABLES_BY_NAME}

@@ -30,12 +30,14 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from lxml import etree
 
 from .client import PardotClient
 from .config import SyncSettings
 from .errors import DailyLimitError, NotFoundError, PardotError
 from .parsing import OpportunityBatch, PageInfo
+from .schema import UNLINK_MARKER
 from .settings import PARDOT_TIMESTAMP_FORMAT
 
 logger = logging.getLogger(__name__)
@@ -57,6 +59,8 @@ class SyncReport:
     pages: int = 0
     opportunities: int = 0
     requests: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    """Rows handed to dlt per table (unlink markers not counted)."""
     cursor: dict[str, Any] = field(default_factory=dict)
 
 
@@ -118,12 +122,12 @@ def sync_new_opportunities(
             if progress:
                 progress(report)
             if len(batch) >= settings.batch_size:
-                yield from _flush(batch, state, fetched)
-        yield from _flush(batch, state, fetched)
+                yield from _flush(batch, state, fetched, report)
+        yield from _flush(batch, state, fetched, report)
         report.outcome = "complete"
     except DailyLimitError as exc:
         logger.warning("stopping early: %s", exc)
-        yield from _flush(batch, state, fetched)
+        yield from _flush(batch, state, fetched, report)
         report.outcome, report.error = "daily_limit", exc
     except PardotError as exc:
         logger.error("stopping: %s", exc)
@@ -134,12 +138,19 @@ def sync_new_opportunities(
 
 
 def _flush(
-    batch: OpportunityBatch, state: MutableMapping[str, Any], fetched: Cursor
+    batch: OpportunityBatch,
+    state: MutableMapping[str, Any],
+    fetched: Cursor,
+    report: SyncReport,
 ) -> Iterator[tuple[str, pa.Table]]:
     if not len(batch):
         return
-    tables = batch.build()
-    yield from tables.items()
+    for name, table in batch.build().items():
+        unlinked = 0
+        if UNLINK_MARKER in table.column_names:
+            unlinked = pc.sum(table[UNLINK_MARKER]).as_py() or 0
+        report.rows[name] = report.rows.get(name, 0) + table.num_rows - unlinked
+        yield name, table
     fetched.save(state)
 
 

@@ -27,6 +27,9 @@ def test_first_load_equals_ground_truth_in_ceil_n_over_200_requests(harness: Har
     assert queries(harness) == math.ceil(live / 200)
     assert summary.requests == queries(harness)
     assert summary.rows["opportunities"] == live
+    assert summary.rows["opportunity_prospects"] == harness.warehouse().count(
+        "opportunity_prospects"
+    ), "the summary counts link rows, not unlink markers"
     assert_matches_ground_truth(harness.warehouse(), harness.emulator)
 
 
