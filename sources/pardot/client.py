@@ -1,12 +1,13 @@
-"""PardotClient: the six Opportunity operations over httpx, with Pardot's failure modes handled.
+"""PardotClient: the six Opportunity operations over httpx, with Pardot's failure modes.
 
 Everything between "call an operation" and "here is the parsed ``<rsp>`` tree" lives
-here: URL building and local parameter checks, the concurrency gate (Pardot allows five
-requests in flight per account), the request budget, bounded retries with jittered
-backoff (5xx, 429, timeouts, resets, truncated or HTML bodies, body codes 66/183/202/214),
-the one-time API version switch on 88/89, and the translation of every third-party
-exception into ``errors.py``'s tree. The token flow lives in ``auth.py``; the XML is
-parsed exactly once, in ``envelope.py``. One client may be shared by a thread pool.
+here: URL building (parameters are checked in ``params.py``), the concurrency gate
+(Pardot allows five requests in flight per account), the request budget, bounded
+retries with jittered backoff (5xx, 429, timeouts, resets, truncated or HTML bodies,
+body codes 66/183/202/214), the one-time API version switch on 88/89, and the
+translation of every third-party exception into ``errors.py``'s tree. The token flow
+lives in ``auth.py``; the XML is parsed exactly once, in ``envelope.py``. One client may
+be shared by a thread pool.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Final, Self
@@ -41,17 +41,14 @@ from sources.pardot.errors import (
     redact_url,
     shorten,
 )
+from sources.pardot.params import form_fields, positive_id, query_params
 from sources.pardot.settings import (
     API_VERSIONS,
     BUSINESS_UNIT_ID_LENGTH,
     BUSINESS_UNIT_ID_PREFIX,
-    EDITABLE_OPPORTUNITY_FIELDS,
     MAX_CONCURRENCY,
-    MAX_PAGE_SIZE,
     OPPORTUNITY_PATH,
-    OPPORTUNITY_STATUSES,
     QUERY_OUTPUTS,
-    SORT_FIELDS,
 )
 
 logger = logging.getLogger(__name__)
@@ -452,117 +449,3 @@ def _retry_after(response: httpx.Response) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-# -- local parameter checks: fail before sending, with the allowed values in the message --
-
-_QUERY_INTS: Final[dict[str, tuple[int, int | None]]] = {
-    "id_greater_than": (0, None),
-    "id_less_than": (1, None),
-    "probability_greater_than": (0, 100),
-    "probability_less_than": (0, 100),
-    "value_greater_than": (0, None),
-    "value_less_than": (0, None),
-    "prospect_id": (1, None),
-    "limit": (1, MAX_PAGE_SIZE),
-    "offset": (0, None),
-}
-_QUERY_CHOICES: Final[dict[str, tuple[str, ...]]] = {
-    "sort_by": SORT_FIELDS,
-    "sort_order": ("ascending", "descending"),
-    "output": QUERY_OUTPUTS,
-}
-_QUERY_TEXTS: Final = ("created_after", "created_before", "prospect_email")
-
-
-def _integer(value: object, name: str, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"{name} must be an integer")
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer") from None
-    if number < low or (high is not None and number > high):
-        bounds = f"{low}-{high}" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be {bounds}, not {number}")
-    return number
-
-
-def positive_id(value: object, name: str) -> int:
-    """Check a record id (a positive integer) before it goes into a path."""
-    return _integer(value, name, 1)
-
-
-def _text(value: object, name: str) -> str:
-    if not isinstance(value, str) or not value.strip() or not value.isprintable():
-        raise ValueError(f"{name} must be a non-empty printable string")
-    return value.strip()
-
-
-def query_params(params: Mapping[str, object]) -> dict[str, str]:
-    """Check ``do/query`` parameters against the seed and render them as strings.
-
-    Raises:
-        ValueError: an unknown name or a value out of range.
-    """
-    rendered: dict[str, str] = {}
-    for name, value in params.items():
-        if name in _QUERY_INTS:
-            rendered[name] = str(_integer(value, name, *_QUERY_INTS[name]))
-        elif name in _QUERY_CHOICES:
-            if value not in _QUERY_CHOICES[name]:
-                raise ValueError(f"{name} must be one of {', '.join(_QUERY_CHOICES[name])}")
-            rendered[name] = str(value)
-        elif name in _QUERY_TEXTS:
-            rendered[name] = _text(value, name)
-        else:
-            known = sorted((*_QUERY_INTS, *_QUERY_CHOICES, *_QUERY_TEXTS))
-            raise ValueError(f"unknown query parameter {name!r}; known: {', '.join(known)}")
-    return rendered
-
-
-def _amount(value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError("value must be a number")
-    try:
-        number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
-    except InvalidOperation:
-        raise ValueError("value must be a number") from None
-    if not number.is_finite() or number < 0:
-        raise ValueError("value must be a finite number >= 0")
-    return format(number, "f")
-
-
-def form_fields(fields: Mapping[str, object], *, clear_none: bool = False) -> dict[str, str]:
-    """Check editable opportunity fields and render them as form values.
-
-    Args:
-        fields: field name to value.
-        clear_none: send None as an empty value (clears the field, for update);
-            otherwise None fields are left out.
-
-    Raises:
-        ValueError: an unknown field or a malformed value.
-    """
-    form: dict[str, str] = {}
-    for name, value in fields.items():
-        if name not in EDITABLE_OPPORTUNITY_FIELDS:
-            editable = ", ".join(EDITABLE_OPPORTUNITY_FIELDS)
-            raise ValueError(f"unknown opportunity field {name!r}; editable: {editable}")
-        if value is None:
-            if clear_none:
-                form[name] = ""
-        elif name == "value":
-            form[name] = _amount(value)
-        elif name == "probability":
-            form[name] = str(_integer(value, name, 0, 100))
-        elif name == "campaign_id":
-            form[name] = str(positive_id(value, name))
-        elif name == "status":
-            status = _text(value, name).lower()
-            if status not in OPPORTUNITY_STATUSES:
-                raise ValueError(f"status must be one of {', '.join(OPPORTUNITY_STATUSES)}")
-            form[name] = status
-        else:
-            form[name] = _text(value, name)
-    return form
