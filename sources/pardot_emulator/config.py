@@ -61,6 +61,8 @@ class EmulatorConfig:
             raise ValueError("opportunities must be >= 0")
         if self.clock_start.tzinfo is None:
             raise ValueError("clock_start must be timezone-aware")
+        # Pardot keeps whole seconds; so must every instant derived from the clock start.
+        self.clock_start = self.clock_start.replace(microsecond=0)
 
 
 @dataclass(frozen=True)
