@@ -1,0 +1,163 @@
+"""What a run reads: new opportunities only, a recent-window sweep, or a full sweep.
+
+Pardot's v3/v4 query cannot filter on ``updated_at`` (pardot-api-notes §5.2), so the only
+way to see changes is to read opportunities again. Each run makes exactly one keyset
+scan by id ascending:
+
+* ``full``: every opportunity (from ``start_date`` if set). Finds changes to any
+  opportunity, and deletes: an id loaded before that the sweep no longer returns.
+  Due every ``full_sweep_every_hours``; the first run is one.
+* ``recent``: opportunities created in the last ``recent_sweep_days`` days, where changes
+  concentrate. Due every ``recent_sweep_every_minutes``.
+* ``new``: only opportunities past the id cursor. A run with nothing new costs one
+  request.
+
+Both sweeps also pick up new opportunities, so a run never needs a second scan. Sweep
+cadence uses this machine's clock, but correctness never does: nothing is skipped
+because of ``updated_at`` or a clock, only read again later.
+
+``SyncState`` is the typed view of the plain mapping dlt persists (the resource state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final, Literal
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+
+from .config import SyncSettings
+from .idset import decode_ids, encode_ids
+from .settings import PARDOT_TIMESTAMP_FORMAT
+
+CREATED_AFTER_MARGIN: Final = timedelta(days=1)
+"""How far before the last seen ``created_at`` a new-opportunities scan starts.
+
+Free: ``id_greater_than`` excludes everything already loaded; the margin only guards
+against ids handed out slightly out of ``created_at`` order.
+"""
+
+ScanKind = Literal["new", "recent", "full"]
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One keyset scan: which rows, from where."""
+
+    kind: ScanKind
+    created_after: str | None
+    """Pardot's local time, ``YYYY-MM-DD HH:MM:SS``; None for no date filter."""
+    id_greater_than: int | None
+
+
+class SyncState:
+    """Typed access to the resource state that dlt commits with each load package."""
+
+    def __init__(self, state: MutableMapping[str, Any]) -> None:
+        """Wrap dlt's resource state (a plain dict, empty on the first run)."""
+        self.state = state
+
+    @property
+    def last_id(self) -> int | None:
+        """Largest opportunity id loaded so far."""
+        return self._cursor().get("last_id")
+
+    @property
+    def last_created_at(self) -> str | None:
+        """``created_at`` of that opportunity, exactly as Pardot rendered it."""
+        return self._cursor().get("last_created_at")
+
+    def advance(self, last_id: int | None, last_created_at: str | None) -> None:
+        """Move the cursor forward to ``last_id``; never backwards."""
+        if last_id is None or (self.last_id is not None and last_id <= self.last_id):
+            return
+        self.state["new_opportunities"] = {
+            "last_id": last_id,
+            "last_created_at": last_created_at,
+        }
+
+    def _cursor(self) -> dict[str, Any]:
+        return self.state.get("new_opportunities") or {}
+
+    def swept_at(self, kind: ScanKind) -> datetime | None:
+        """When the last completed sweep of ``kind`` started (UTC)."""
+        text = (self.state.get("sweeps") or {}).get(kind)
+        return datetime.fromisoformat(text) if text else None
+
+    def mark_swept(self, kind: ScanKind, started: datetime) -> None:
+        """Record a completed sweep; a full sweep also counts as a recent one."""
+        sweeps = dict(self.state.get("sweeps") or {})
+        for done in ("full", "recent") if kind == "full" else (kind,):
+            sweeps[done] = started.isoformat()
+        self.state["sweeps"] = sweeps
+
+    @property
+    def known_ids(self) -> pa.Array:
+        """Ids loaded and, as far as the last full sweep knows, not deleted."""
+        return decode_ids(self.state.get("known_ids"))
+
+    @known_ids.setter
+    def known_ids(self, ids: pa.Array) -> None:
+        self.state["known_ids"] = encode_ids(ids)
+
+    def requests_today(self, today: str) -> int:
+        """API requests made by earlier runs on ``today`` (the API user's local date)."""
+        used = self.state.get("requests_today") or {}
+        return int(used.get("count", 0)) if used.get("day") == today else 0
+
+    def count_requests(self, today: str, requests: int) -> None:
+        """Add a run's requests to today's tally (for ``daily_request_budget``)."""
+        self.state["requests_today"] = {
+            "day": today,
+            "count": self.requests_today(today) + requests,
+        }
+
+
+def plan_scan(
+    state: SyncState, settings: SyncSettings, now: datetime, *, force_full: bool = False
+) -> Scan:
+    """Choose the one scan this run makes (see the module docstring)."""
+    if force_full or state.last_id is None or _due(state, "full", now, settings):
+        return Scan("full", _start(settings), None)
+    if _due(state, "recent", now, settings):
+        local_now = now.astimezone(ZoneInfo(settings.timezone)).replace(tzinfo=None)
+        window = local_now - timedelta(days=settings.recent_sweep_days)
+        start = _start(settings)
+        after = window.strftime(PARDOT_TIMESTAMP_FORMAT)
+        return Scan("recent", max(after, start) if start else after, None)
+    return Scan("new", _new_created_after(state), state.last_id)
+
+
+def _due(state: SyncState, kind: ScanKind, now: datetime, settings: SyncSettings) -> bool:
+    every = (
+        timedelta(hours=settings.full_sweep_every_hours)
+        if kind == "full"
+        else timedelta(minutes=settings.recent_sweep_every_minutes)
+    )
+    if every < timedelta(0):
+        return False  # never on a cadence
+    last = state.swept_at(kind)
+    return last is None or now - last >= every
+
+
+def _new_created_after(state: SyncState) -> str | None:
+    if not state.last_created_at:
+        return None
+    local = datetime.strptime(state.last_created_at, PARDOT_TIMESTAMP_FORMAT)
+    return (local - CREATED_AFTER_MARGIN).strftime(PARDOT_TIMESTAMP_FORMAT)
+
+
+def _start(settings: SyncSettings) -> str | None:
+    if settings.start_date is None:
+        return None
+    local = settings.start_date.astimezone(ZoneInfo(settings.timezone)).replace(tzinfo=None)
+    # created_after is strict; start_date means "from", so include its own second.
+    return (local - timedelta(seconds=1)).strftime(PARDOT_TIMESTAMP_FORMAT)
+
+
+def local_day(now: datetime, timezone: str) -> str:
+    """The API user's calendar date at ``now``: the day a daily budget counts in."""
+    return now.astimezone(ZoneInfo(timezone)).date().isoformat()
