@@ -36,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             dataset_name=args.dataset_name,
             pipeline_name=args.pipeline_name,
             progress=progress,
+            force_full_sweep=args.full_sweep,
         )
     finally:
         progress.close()
@@ -55,15 +56,26 @@ def _parser() -> argparse.ArgumentParser:
         prog="pardot-sync",
         description="Sync Salesforce Account Engagement (Pardot) opportunities with dlt.",
     )
-    parser.add_argument(
-        "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
-    )
+    levels = ["debug", "info", "warning", "error"]
+    parser.add_argument("--log-level", default="warning", choices=levels)
+    # Accepted after the command too (`pardot-sync run --log-level debug`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--log-level", default=argparse.SUPPRESS, choices=levels)
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="one incremental run with the configured account")
+    run = commands.add_parser(
+        "run", parents=[common], help="one incremental run with the configured account"
+    )
     run.add_argument("--destination", default="duckdb", help="dlt destination (default duckdb)")
     run.add_argument("--dataset-name", default="pardot")
     run.add_argument("--pipeline-name", default="pardot")
-    demo = commands.add_parser("demo", help="the same pipeline against the built-in emulator")
+    run.add_argument(
+        "--full-sweep",
+        action="store_true",
+        help="re-read every opportunity this run (changes, deletes, undeletes)",
+    )
+    demo = commands.add_parser(
+        "demo", parents=[common], help="the same pipeline against the built-in emulator"
+    )
     demo.add_argument("--opportunities", type=int, default=3000)
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--database", default="pardot_demo.duckdb")

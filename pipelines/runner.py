@@ -45,8 +45,10 @@ class RunSummary:
     exit_code: int
     rows: dict[str, int] = field(default_factory=dict)
     requests: int = 0
+    scan: str = ""
     pages: int = 0
     opportunities: int = 0
+    deleted: int = 0
     seconds: float = 0.0
     pipeline: str = ""
     dataset: str = ""
@@ -96,7 +98,9 @@ def run_sync(
         )
         if pipeline.has_pending_data:
             # A run was interrupted after extract: finish loading its packages first, or
-            # dlt would load only them and silently skip this run's new data.
+            # dlt would load only them and silently skip this run's new data. (If the
+            # dataset was never created, dlt's destination sync has already wiped the
+            # working folder, packages and cursor together: the source refetches them.)
             logger.warning("finishing the load packages of an interrupted run first")
             pipeline.run()
         pipeline.run(source)
@@ -115,7 +119,8 @@ def default_destination(name: str) -> Any:
 
 def _finish(summary: RunSummary, report: SyncReport) -> RunSummary:
     summary.requests, summary.pages = report.requests, report.pages
-    summary.opportunities = report.opportunities
+    summary.opportunities, summary.deleted = report.opportunities, report.deleted
+    summary.scan = report.scan
     summary.rows = {name: report.rows.get(name, 0) for name in TABLES_BY_NAME}
     error = report.error
     if report.outcome == "complete":

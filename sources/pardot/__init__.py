@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import dlt
 import httpx
+import pyarrow as pa
 from dlt.common.configuration import configspec
 from dlt.common.configuration.specs import CredentialsConfiguration
 from dlt.common.schema.typing import TTableReferenceInline
@@ -25,7 +26,7 @@ from dlt.extract.resource import DltResource
 from .auth import Credentials
 from .client import PardotClient
 from .config import SyncSettings
-from .schema import OPPORTUNITIES, TABLES_BY_NAME, Table
+from .schema import OPPORTUNITIES, TABLES_BY_NAME, UNLINK_MARKER, Table
 from .settings import (
     DEFAULT_API_VERSION,
     DEFAULT_BASE_URL,
@@ -33,7 +34,7 @@ from .settings import (
     DEFAULT_TOKEN_URL,
     MAX_PAGE_SIZE,
 )
-from .sync import Progress, SyncReport, sync_new_opportunities
+from .sync import Progress, SyncReport, sync_opportunities
 
 __all__ = ["PardotCredentials", "SyncReport", "pardot_source"]
 
@@ -75,6 +76,11 @@ def pardot_source(
     max_concurrency: int = DEFAULT_CONCURRENCY,
     daily_request_budget: int | None = None,
     fetch_activities_by_read: bool = False,
+    recent_sweep_days: int = 30,
+    recent_sweep_every_minutes: int = 60,
+    full_sweep_every_hours: int = 24,
+    hard_delete: bool = False,
+    force_full_sweep: bool = False,
     http: httpx.Client | None = None,
     report: SyncReport | None = None,
     progress: Progress | None = None,
@@ -93,6 +99,13 @@ def pardot_source(
         daily_request_budget: stop cleanly, progress saved, after this many requests today.
         fetch_activities_by_read: read each new opportunity once more to get its visitor
             activities when the query does not carry them (one request per opportunity).
+        recent_sweep_days: a recent sweep re-reads opportunities created in these days.
+        recent_sweep_every_minutes: minutes between recent sweeps (0 every run, -1 never).
+        full_sweep_every_hours: hours between full sweeps, which also find deleted
+            opportunities (0 every run, -1 only when forced).
+        hard_delete: remove deleted opportunities and their links instead of marking
+            them ``is_deleted``.
+        force_full_sweep: make this run a full sweep whatever the cadence.
         http: an httpx client to send requests through (tests mount the emulator here).
         report: filled with how the run went (outcome, pages, requests).
         progress: called after every page with the report so far.
@@ -107,6 +120,10 @@ def pardot_source(
         max_concurrency=max_concurrency,
         daily_request_budget=daily_request_budget,
         fetch_activities_by_read=fetch_activities_by_read,
+        recent_sweep_days=recent_sweep_days,
+        recent_sweep_every_minutes=recent_sweep_every_minutes,
+        full_sweep_every_hours=full_sweep_every_hours,
+        hard_delete=hard_delete,
     )
     client = PardotClient(
         base_url=base_url,
@@ -115,7 +132,6 @@ def pardot_source(
         api_version=int(api_version),
         http=http,
         max_concurrency=settings.max_concurrency,
-        request_budget=settings.daily_request_budget,
     )
     run_report = report if report is not None else SyncReport()
 
@@ -124,10 +140,19 @@ def pardot_source(
     @dlt.resource(name=OPPORTUNITIES.name, write_disposition="merge")
     def opportunities() -> Iterator[Any]:
         state = dlt.current.resource_state()
-        hints = {name: _table_hints(spec) for name, spec in TABLES_BY_NAME.items()}
+        hints = {
+            name: _table_hints(spec, hard_delete=settings.hard_delete)
+            for name, spec in TABLES_BY_NAME.items()
+        }
         try:
-            for table_name, table in sync_new_opportunities(
-                client, settings, state, run_report, progress
+            for table_name, table in sync_opportunities(
+                client,
+                settings,
+                state,
+                run_report,
+                progress=progress,
+                force_full_sweep=force_full_sweep,
+                read_loaded=_read_loaded,
             ):
                 yield dlt.mark.with_hints(table, hints[table_name], create_table_variant=True)
         finally:
@@ -136,12 +161,33 @@ def pardot_source(
     return opportunities
 
 
-def _table_hints(spec: Table) -> TResourceHints:
+def _table_hints(spec: Table, *, hard_delete: bool) -> TResourceHints:
+    # With hard_delete, a true is_deleted makes dlt delete the opportunity row; the
+    # link table always deletes through its unlink marker.
+    delete_column = "is_deleted" if hard_delete and spec is OPPORTUNITIES else UNLINK_MARKER
     return dlt.mark.make_hints(
         table_name=spec.name,
         write_disposition="merge",
         primary_key=list(spec.primary_key),
         merge_key=list(spec.merge_key) or None,
-        columns=spec.dlt_columns(),
+        columns=spec.dlt_columns(hard_delete=delete_column),
         references=cast(list[TTableReferenceInline], spec.dlt_references()) or None,
     )
+
+
+def _read_loaded(ids: list[int]) -> pa.Table | None:
+    """The loaded ``opportunities`` rows with these ids, read back from the destination.
+
+    Through dlt's SQL client, which SQL warehouses and the filesystem destination (via
+    DuckDB) provide. A deleted opportunity keeps its columns this way when it is marked.
+    (dlt 1.31's dataset API breaks with duckdb 2 and sqlglot 30, so it is not used.)
+    """
+    pipeline = dlt.current.pipeline()
+    listed = ", ".join(str(int(i)) for i in ids)
+    with pipeline.sql_client() as client:
+        table = client.make_qualified_table_name(OPPORTUNITIES.name)
+        query = f"SELECT * FROM {table} WHERE id IN ({listed})"  # noqa: S608 - ints only
+        with client.execute_query(query) as cursor:
+            names = [column[0] for column in cursor.description]
+            rows = cursor.fetchall()
+    return pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows])

@@ -155,6 +155,11 @@ class PardotClient:
             f"auth={self._auth!r}, requests={self._request_count})"
         )
 
+    def limit_requests(self, budget: int | None) -> None:
+        """Allow at most ``budget`` more API requests from now on (None: no limit)."""
+        with self._lock:
+            self._budget = None if budget is None else self._request_count + budget
+
     @property
     def request_count(self) -> int:
         """API requests sent so far (retries and replays included, token requests not)."""

@@ -32,6 +32,13 @@ class SyncSettings:
     daily_request_budget: int | None = None
     fetch_activities_by_read: bool = False
     batch_size: int = DEFAULT_BATCH_SIZE
+    recent_sweep_days: int = 30
+    recent_sweep_every_minutes: int = 60
+    """Minutes between recent-window sweeps; 0 = every run, -1 = never."""
+    full_sweep_every_hours: int = 24
+    """Hours between full sweeps; 0 = every run, -1 = only when asked (``--full-sweep``)."""
+    hard_delete: bool = False
+    """Delete the rows of deleted opportunities instead of marking them."""
 
     @classmethod
     def from_values(
@@ -44,6 +51,10 @@ class SyncSettings:
         daily_request_budget: int | str | None = None,
         fetch_activities_by_read: bool = False,
         batch_size: int | str = DEFAULT_BATCH_SIZE,
+        recent_sweep_days: int | str = 30,
+        recent_sweep_every_minutes: int | str = 60,
+        full_sweep_every_hours: int | str = 24,
+        hard_delete: bool = False,
     ) -> SyncSettings:
         """Validate raw config values.
 
@@ -61,6 +72,14 @@ class SyncSettings:
             else _integer("daily_request_budget", daily_request_budget, 1, 10_000_000),
             fetch_activities_by_read=bool(fetch_activities_by_read),
             batch_size=_integer("batch_size", batch_size, 1, 1_000_000),
+            recent_sweep_days=_integer("recent_sweep_days", recent_sweep_days, 0, 3650),
+            recent_sweep_every_minutes=_integer(
+                "recent_sweep_every_minutes", recent_sweep_every_minutes, -1, 10**7
+            ),
+            full_sweep_every_hours=_integer(
+                "full_sweep_every_hours", full_sweep_every_hours, -1, 10**6
+            ),
+            hard_delete=bool(hard_delete),
         )
 
 

@@ -74,8 +74,12 @@ class Table:
         """The declared column called ``name``, if any."""
         return next((c for c in self.columns if c.name == name), None)
 
-    def dlt_columns(self) -> list[dict[str, Any]]:
-        """Column hints in dlt's ``TColumnSchema`` shape."""
+    def dlt_columns(self, hard_delete: str = UNLINK_MARKER) -> list[dict[str, Any]]:
+        """Column hints in dlt's ``TColumnSchema`` shape.
+
+        Args:
+            hard_delete: the column whose true value makes dlt delete the row.
+        """
         hints: list[dict[str, Any]] = []
         for column in self.columns:
             hint: dict[str, Any] = {
@@ -87,7 +91,7 @@ class Table:
                 hint["timezone"] = True
             if column.name in self.primary_key:
                 hint["primary_key"] = True
-            if column.name == UNLINK_MARKER:
+            if column.name == hard_delete:
                 hint["hard_delete"] = True
             hints.append(hint)
         return hints
@@ -120,6 +124,7 @@ OPPORTUNITIES: Final = Table(
         Column("created_at", "timestamp"),
         Column("updated_at", "timestamp"),
         Column("is_deleted", "bool", nullable=False),
+        Column("deleted_at", "timestamp"),
     ),
     references=(("campaign_id", CAMPAIGNS_TABLE, "id"),),
 )

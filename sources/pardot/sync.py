@@ -1,19 +1,19 @@
-"""The incremental fetch of new opportunities: cursors, keyset paging, batching.
+"""One sync run: a keyset scan chosen by ``planner``, batched Arrow tables, deletes.
 
-New opportunities are read with ``do/query`` sorted by id ascending, ``output=full``,
-paged by moving ``id_greater_than`` to the last id of each page (never ``offset``, whose
-pages shift when rows are added or deleted). ``created_after`` narrows the query on
-Pardot's side: on the first run from ``start_date``, afterwards from the last seen
-``created_at`` less a generous margin. The margin costs no extra requests (rows at or
-below the id cursor are excluded by ``id_greater_than``) and protects against ids that
-were handed out slightly out of ``created_at`` order.
+The scan reads ``do/query`` sorted by id ascending with ``output=full``, paging by moving
+``id_greater_than`` to the last id of each page (never ``offset``, whose pages shift when
+rows are added or deleted). Pages gather in an ``OpportunityBatch`` and are handed out as
+Arrow tables a few thousand opportunities at a time.
 
-The cursor lives in a plain mapping that the dlt layer passes in (dlt's resource state):
-it moves only past opportunities whose rows were handed out, so the state dlt commits
-with a load package never runs ahead of the data in it. Errors that a run can survive
-(the daily limit, a dead network, a value that cannot be typed) end the fetch cleanly:
-what was fetched before is handed out and loaded, the cursor stays before the failure,
-and ``SyncReport`` tells the caller how the run ended.
+The state (a plain mapping that the dlt layer passes in: dlt's resource state) only moves
+past rows that were handed out, so the state dlt commits with a load package never runs
+ahead of the data in it. A completed full sweep compares the ids it saw with the ids
+loaded before: the missing ones were deleted in Pardot and are marked (``is_deleted``,
+``deleted_at``) or, with ``hard_delete``, removed with their links.
+
+Errors that a run can survive (the daily limit, a dead network, a value that cannot be
+typed) end the scan cleanly: what was fetched before is handed out and loaded, the state
+stays before the failure, and ``SyncReport`` tells the caller how the run ended.
 
 No dlt import: this module is driven by ``sources.pardot`` and tested on its own.
 """
@@ -21,13 +21,13 @@ No dlt import: this module is driven by ``sources.pardot`` and tested on its own
 from __future__ import annotations
 
 import logging
+from array import array
 from collections.abc import Callable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,16 +37,19 @@ from .client import PardotClient
 from .config import SyncSettings
 from .errors import DailyLimitError, NotFoundError, PardotError
 from .parsing import OpportunityBatch, PageInfo
-from .schema import UNLINK_MARKER
-from .settings import PARDOT_TIMESTAMP_FORMAT
+from .planner import Scan, SyncState, local_day, plan_scan
+from .schema import OPPORTUNITIES, OPPORTUNITY_PROSPECTS, UNLINK_MARKER, UTC_TIMESTAMP
 
 logger = logging.getLogger(__name__)
 
-CREATED_AFTER_MARGIN: Final = timedelta(days=1)
 MAX_PAGES: Final = 1_000_000
-"""Hard cap of one run's pages: 200 million opportunities, far beyond any account."""
+"""Hard cap of one scan's pages: 200 million opportunities, far beyond any account."""
+DELETE_CHUNK: Final = 1_000
+"""Deleted opportunities read back from the warehouse per query."""
 
 Progress = Callable[["SyncReport"], None]
+ReadLoaded = Callable[[list[int]], pa.Table | None]
+"""Reads the loaded ``opportunities`` rows with the given ids from the warehouse."""
 
 
 @dataclass
@@ -56,126 +59,212 @@ class SyncReport:
     outcome: str = "running"
     """``complete``, ``daily_limit`` (stopped early, progress saved) or ``error``."""
     error: BaseException | None = None
+    scan: str = ""
+    """``new``, ``recent`` or ``full``: what the run read (see ``planner``)."""
     pages: int = 0
     opportunities: int = 0
+    deleted: int = 0
+    """Opportunities found deleted by this run's full sweep."""
     requests: int = 0
     rows: dict[str, int] = field(default_factory=dict)
     """Rows handed to dlt per table (unlink markers not counted)."""
-    cursor: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
-class Cursor:
-    """Where the fetch of new opportunities stands."""
+class _Run:
+    """What one run carries between its steps."""
 
-    last_id: int | None = None
-    last_created_at: str | None = None
-    """As Pardot rendered it: local time of the API user, ``YYYY-MM-DD HH:MM:SS``."""
-
-    @classmethod
-    def load(cls, state: MutableMapping[str, Any]) -> Cursor:
-        """Read the cursor from dlt's resource state (empty on the first run)."""
-        saved = state.get("new_opportunities") or {}
-        return cls(saved.get("last_id"), saved.get("last_created_at"))
-
-    def save(self, state: MutableMapping[str, Any]) -> None:
-        """Write the cursor into dlt's resource state."""
-        state["new_opportunities"] = {
-            "last_id": self.last_id,
-            "last_created_at": self.last_created_at,
-        }
+    client: PardotClient
+    settings: SyncSettings
+    state: SyncState
+    report: SyncReport
+    progress: Progress | None
+    batch: OpportunityBatch
+    loaded: array[int] = field(default_factory=lambda: array("q"))
+    """Ids of the opportunities handed out by this run."""
+    pending: list[int] = field(default_factory=list)
+    pending_cursor: tuple[int | None, str | None] = (None, None)
 
 
-def created_after(cursor: Cursor, settings: SyncSettings) -> str | None:
-    """The ``created_after`` filter to send, in the API user's local time, or None."""
-    if cursor.last_created_at:
-        local = datetime.strptime(cursor.last_created_at, PARDOT_TIMESTAMP_FORMAT)
-        return (local - CREATED_AFTER_MARGIN).strftime(PARDOT_TIMESTAMP_FORMAT)
-    if settings.start_date is not None:
-        local = settings.start_date.astimezone(ZoneInfo(settings.timezone)).replace(tzinfo=None)
-        # created_after is strict; start_date means "from", so include its own second.
-        return (local - timedelta(seconds=1)).strftime(PARDOT_TIMESTAMP_FORMAT)
-    return None
-
-
-def sync_new_opportunities(
+def sync_opportunities(
     client: PardotClient,
     settings: SyncSettings,
     state: MutableMapping[str, Any],
     report: SyncReport,
+    *,
     progress: Progress | None = None,
+    now: datetime | None = None,
+    force_full_sweep: bool = False,
+    read_loaded: ReadLoaded | None = None,
 ) -> Iterator[tuple[str, pa.Table]]:
-    """Fetch opportunities created since the cursor; yield (table name, Arrow table).
+    """Make this run's scan; yield (table name, Arrow table).
 
-    The cursor in ``state`` advances after each handed-out batch. A ``PardotError``
-    stops the fetch cleanly (see the module docstring) and is recorded in ``report``.
+    Args:
+        client: the Pardot client (its request budget is set here from today's tally).
+        settings: validated sync settings.
+        state: dlt's resource state; updated as batches are handed out.
+        report: filled with how the run went.
+        progress: called after every page.
+        now: the run's start (UTC); the machine's clock by default.
+        force_full_sweep: make this run a full sweep whatever the cadence.
+        read_loaded: reads loaded opportunity rows back from the warehouse, to mark
+            deleted ones without losing their columns (not needed with ``hard_delete``).
     """
-    cursor = Cursor.load(state)
-    batch = OpportunityBatch(settings.timezone)
-    fetched = Cursor(cursor.last_id, cursor.last_created_at)
+    started = now or datetime.now(UTC)
+    run = _Run(
+        client, settings, SyncState(state), report, progress, OpportunityBatch(settings.timezone)
+    )
+    today = local_day(started, settings.timezone)
+    if settings.daily_request_budget is not None:
+        used = run.state.requests_today(today)
+        client.limit_requests(max(settings.daily_request_budget - used, 0))
+    scan = plan_scan(run.state, settings, started, force_full=force_full_sweep)
+    report.scan = scan.kind
+    logger.info(
+        "scan %s (created_after=%s, id_greater_than=%s)",
+        scan.kind,
+        scan.created_after,
+        scan.id_greater_than,
+    )
     try:
-        for info in _pages(client, settings, batch, cursor):
-            fetched = Cursor(info.last_id, info.last_created_at)
+        for info in _pages(run, scan):
+            run.pending.extend(info.ids)
+            run.pending_cursor = (info.last_id, info.last_created_at)
             report.pages += 1
             report.opportunities += info.count
             report.requests = client.request_count
             if progress:
                 progress(report)
-            if len(batch) >= settings.batch_size:
-                yield from _flush(batch, state, fetched, report)
-        yield from _flush(batch, state, fetched, report)
+            if len(run.batch) >= settings.batch_size:
+                yield from _flush(run)
+        yield from _flush(run)
+        if scan.kind == "full":
+            yield from _deletes(run, started, read_loaded)
+        run.state.mark_swept(scan.kind, started)
         report.outcome = "complete"
     except DailyLimitError as exc:
         logger.warning("stopping early: %s", exc)
-        yield from _flush(batch, state, fetched, report)
+        yield from _flush(run)
         report.outcome, report.error = "daily_limit", exc
     except PardotError as exc:
         logger.error("stopping: %s", exc)
         report.outcome, report.error = "error", exc
     finally:
         report.requests = client.request_count
-        report.cursor = dict(state.get("new_opportunities") or {})
+        run.state.count_requests(today, client.request_count)
+        if report.outcome != "complete" or scan.kind != "full":
+            run.state.known_ids = pa.concat_arrays(
+                [run.state.known_ids, pa.array(run.loaded, pa.int64())]
+            )
 
 
-def _flush(
-    batch: OpportunityBatch,
-    state: MutableMapping[str, Any],
-    fetched: Cursor,
-    report: SyncReport,
-) -> Iterator[tuple[str, pa.Table]]:
-    if not len(batch):
+def _flush(run: _Run) -> Iterator[tuple[str, pa.Table]]:
+    if not len(run.batch):
         return
-    for name, table in batch.build().items():
-        unlinked = 0
-        if UNLINK_MARKER in table.column_names:
-            unlinked = pc.sum(table[UNLINK_MARKER]).as_py() or 0
-        report.rows[name] = report.rows.get(name, 0) + table.num_rows - unlinked
+    for name, table in run.batch.build().items():
+        _count_rows(run.report, name, table)
         yield name, table
-    fetched.save(state)
+    run.loaded.extend(run.pending)
+    run.pending.clear()
+    run.state.advance(*run.pending_cursor)
 
 
-def _pages(
-    client: PardotClient, settings: SyncSettings, batch: OpportunityBatch, cursor: Cursor
-) -> Iterator[PageInfo]:
+def _count_rows(report: SyncReport, name: str, table: pa.Table) -> None:
+    unlinked = 0
+    if UNLINK_MARKER in table.column_names:
+        unlinked = pc.sum(table[UNLINK_MARKER]).as_py() or 0
+    report.rows[name] = report.rows.get(name, 0) + table.num_rows - unlinked
+
+
+def _deletes(
+    run: _Run, started: datetime, read_loaded: ReadLoaded | None
+) -> Iterator[tuple[str, pa.Table]]:
+    """After a complete full sweep: loaded before, not seen now = deleted in Pardot."""
+    seen = pa.array(run.loaded, pa.int64())
+    known = run.state.known_ids
+    gone = known.filter(pc.invert(pc.is_in(known, value_set=seen))).to_pylist()
+    run.state.known_ids = seen  # exactly the live opportunities
+    run.report.deleted = len(gone)
+    if not gone:
+        return
+    logger.info("%d opportunities were deleted in Pardot since the last full sweep", len(gone))
+    if run.settings.hard_delete:
+        yield OPPORTUNITIES.name, _hard_deletes(gone)
+        yield OPPORTUNITY_PROSPECTS.name, _unlink_all(gone)
+        return
+    if read_loaded is None:
+        raise PardotError("cannot mark deleted opportunities: no way to read the warehouse")
+    for start in range(0, len(gone), DELETE_CHUNK):
+        rows = read_loaded(gone[start : start + DELETE_CHUNK])
+        if rows is not None and rows.num_rows:
+            marked = _marked_deleted(rows, started)
+            _count_rows(run.report, OPPORTUNITIES.name, marked)
+            yield OPPORTUNITIES.name, marked
+
+
+def _marked_deleted(rows: pa.Table, seen_deleted: datetime) -> pa.Table:
+    """The loaded rows with ``is_deleted`` true and ``deleted_at`` set; nothing else changes."""
+    rows = rows.select([name for name in rows.column_names if not name.startswith("_dlt")])
+    marks = {
+        "is_deleted": pa.array([True] * rows.num_rows, pa.bool_()),
+        "deleted_at": pa.array([seen_deleted] * rows.num_rows, UTC_TIMESTAMP),
+    }
+    for name, values in marks.items():
+        if name in rows.column_names:
+            rows = rows.drop_columns(name)
+        rows = rows.append_column(name, values)
+    # Declared columns get their declared types back (a warehouse may return others).
+    declared = OPPORTUNITIES.arrow_schema
+    return rows.cast(
+        pa.schema(
+            declared.field(name) if OPPORTUNITIES.column(name) else rows.schema.field(name)
+            for name in rows.column_names
+        )
+    )
+
+
+def _hard_deletes(ids: list[int]) -> pa.Table:
+    """Rows whose true ``is_deleted`` (the hard-delete column then) removes them."""
+    return pa.table(
+        {"id": pa.array(ids, pa.int64()), "is_deleted": pa.array([True] * len(ids))},
+        schema=pa.schema(
+            [OPPORTUNITIES.arrow_schema.field("id"), OPPORTUNITIES.arrow_schema.field("is_deleted")]
+        ),
+    )
+
+
+def _unlink_all(ids: list[int]) -> pa.Table:
+    """One unlink marker per opportunity: the merge deletes all of its link rows."""
+    return pa.Table.from_pydict(
+        {
+            "opportunity_id": ids,
+            "prospect_id": [0] * len(ids),
+            UNLINK_MARKER: [True] * len(ids),
+        },
+        schema=OPPORTUNITY_PROSPECTS.arrow_schema,
+    )
+
+
+def _pages(run: _Run, scan: Scan) -> Iterator[PageInfo]:
     """Keyset paging: an explicit, bounded loop that stops on a short page."""
+    settings = run.settings
     params: dict[str, str | int] = {
         "sort_by": "id",
         "sort_order": "ascending",
         "limit": settings.page_size,
         "output": "full",
     }
-    after = created_after(cursor, settings)
-    if after is not None:
-        params["created_after"] = after
-    last_id = cursor.last_id
+    if scan.created_after is not None:
+        params["created_after"] = scan.created_after
+    last_id = scan.id_greater_than
     for _ in range(MAX_PAGES):
         if last_id is not None:
             params["id_greater_than"] = last_id
-        result = client.query(**params)
-        info = batch.add_result(result)
+        result = run.client.query(**params)
+        info = run.batch.add_result(result)
         _check_order(info, last_id)
         if settings.fetch_activities_by_read and info.count and not info.carries_activities:
-            _read_activities(client, settings, batch, info.ids)
+            _read_activities(run, info.ids)
         yield info
         if _is_last_page(info, settings.page_size):
             return
@@ -202,18 +291,16 @@ def _check_order(info: PageInfo, last_id: int | None) -> None:
         )
 
 
-def _read_activities(
-    client: PardotClient, settings: SyncSettings, batch: OpportunityBatch, ids: list[int]
-) -> None:
+def _read_activities(run: _Run, ids: list[int]) -> None:
     """One ``do/read`` per opportunity, within the concurrency limit."""
 
     def read(opportunity_id: int) -> etree._Element | None:
         try:
-            return client.read(opportunity_id, output="full")
+            return run.client.read(opportunity_id, output="full")
         except NotFoundError:
             return None  # deleted since the query: nothing to read
 
-    with ThreadPoolExecutor(max_workers=settings.max_concurrency) as pool:
+    with ThreadPoolExecutor(max_workers=run.settings.max_concurrency) as pool:
         for element in pool.map(read, ids):
             if element is not None:
-                batch.add_activities(element)
+                run.batch.add_activities(element)
