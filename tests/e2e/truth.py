@@ -97,28 +97,49 @@ def _loaded(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _difference(loaded: dict[str, Any], expected: dict[str, Any]) -> str:
+    fields = {k: (loaded.get(k), expected.get(k)) for k in expected if loaded.get(k) != expected[k]}
+    return f"id {expected.get('id')}: (loaded, expected) differ in {fields}"
+
+
 def assert_matches_ground_truth(
     warehouse: Warehouse,
     emulator: PardotEmulator,
     *,
     expected_ids: set[int] | None = None,
+    deleted: set[int] = frozenset(),  # type: ignore[assignment]
+    removed: set[int] = frozenset(),  # type: ignore[assignment]
     activities: bool = True,
 ) -> None:
     """Every loaded table equals the emulator's data for the loaded opportunities.
 
     Args:
-        expected_ids: the opportunities that must be loaded; default all live ones.
+        expected_ids: the live opportunities that must be loaded; default all live ones.
+        deleted: opportunities deleted in Pardot that must be loaded, marked deleted.
+        removed: opportunities deleted in Pardot and removed (``hard_delete``): no row,
+            no links, but their visitor activities stay, as they do in Pardot.
         activities: whether visitor activities were loadable (query or read carried them).
     """
     truth = emulator.ground_truth()
     timezone = emulator.config.timezone
-    live = {o["id"]: o for o in truth["opportunities"] if not o["is_deleted"]}
-    ids = set(live) if expected_ids is None else expected_ids
+    everything = {o["id"]: o for o in truth["opportunities"]}
+    live = {i for i, o in everything.items() if not o["is_deleted"]}
+    assert not deleted & live, "opportunities expected deleted are live in the emulator"
+    ids = (live if expected_ids is None else expected_ids) | deleted
 
-    loaded = [_loaded(r) for r in warehouse.rows("opportunities", OPPORTUNITY_COLUMNS)]
+    loaded = [
+        _loaded(r) for r in warehouse.rows("opportunities", (*OPPORTUNITY_COLUMNS, "deleted_at"))
+    ]
     assert [r["id"] for r in loaded] == sorted(ids), "loaded opportunity ids"
     for row in loaded:
-        assert row == _expected(live[row["id"]], OPPORTUNITY_COLUMNS, timezone), row["id"]
+        deleted_at = row.pop("deleted_at")
+        assert (deleted_at is not None) == (row["id"] in deleted), row["id"]
+        expected = _expected(everything[row["id"]], OPPORTUNITY_COLUMNS, timezone)
+        if row["id"] in deleted:
+            # Deleting bumps updated_at in Pardot, but a deleted opportunity can no
+            # longer be read: the warehouse keeps the last version it saw.
+            expected["updated_at"] = row["updated_at"]
+        assert row == expected, _difference(row, expected)
 
     links = {
         (link["opportunity_id"], link["prospect_id"])
@@ -141,7 +162,7 @@ def assert_matches_ground_truth(
         assert row == _expected(prospects[row["id"]], PROSPECT_COLUMNS, timezone)
 
     campaigns = {c["id"]: c for c in truth["campaigns"]}
-    referenced = {live[i]["campaign_id"] for i in ids} - {None}
+    referenced = {everything[i]["campaign_id"] for i in ids} - {None}
     loaded_campaigns = warehouse.rows("campaigns", ("id", "name", "cost"))
     assert {c["id"] for c in loaded_campaigns} >= referenced
     for row in loaded_campaigns:
@@ -151,7 +172,7 @@ def assert_matches_ground_truth(
 
     if activities:
         expected_activities = sorted(
-            (a for a in truth["visitor_activities"] if a["opportunity_id"] in ids),
+            (a for a in truth["visitor_activities"] if a["opportunity_id"] in ids | removed),
             key=lambda a: a["id"],
         )
         loaded_activities = [

@@ -1,0 +1,226 @@
+"""Keeping the warehouse true: updates, links, campaigns, deletes and undeletes.
+
+Every test ends with the loaded tables equal to the emulator's ground truth row for row,
+and counts the requests each sweep made against the documented cost.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sources.pardot import SyncReport
+from sources.pardot_emulator import EmulatorConfig
+
+from .conftest import Harness, start_harness
+from .truth import assert_matches_ground_truth
+
+FULL_SWEEP = {"full_sweep_every_hours": 0}
+NO_SWEEPS = {"full_sweep_every_hours": -1, "recent_sweep_every_minutes": -1}
+
+
+@pytest.fixture
+def live_harness(isolated_environment: Path) -> Iterator[Harness]:
+    """400 opportunities whose history ends now, so 'recent' means recent to both sides."""
+    config = EmulatorConfig(
+        opportunities=400, seed=31, clock_start=datetime.now(UTC), history_days=120
+    )
+    yield from start_harness(isolated_environment, config)
+
+
+def truth_of(harness: Harness) -> dict[int, dict[str, Any]]:
+    return {o["id"]: o for o in harness.emulator.ground_truth()["opportunities"]}
+
+
+def live_ids(harness: Harness) -> list[int]:
+    return sorted(i for i, o in truth_of(harness).items() if not o["is_deleted"])
+
+
+def queries(harness: Harness) -> int:
+    return harness.emulator.request_count("query")
+
+
+def test_first_run_is_a_full_sweep_and_the_next_costs_one_request(
+    live_harness: Harness,
+) -> None:
+    first = live_harness.run()
+    assert first.scan == "full"
+    second = live_harness.run()
+    assert (second.scan, queries(live_harness)) == ("new", 1)
+
+
+def test_a_full_sweep_carries_updates_of_every_editable_field(live_harness: Harness) -> None:
+    live_harness.run()
+    ids = live_ids(live_harness)
+    campaigns = [c["id"] for c in live_harness.emulator.ground_truth()["campaigns"]]
+    emulator = live_harness.emulator
+    emulator.update_opportunity(ids[0], name="Renamed & <new>", value=123.45)
+    emulator.update_opportunity(ids[1], probability=99, type="Upsell", stage="Negotiation")
+    emulator.update_opportunity(
+        ids[-1], status="won", closed_at=datetime(2024, 11, 3, 5, 30, tzinfo=UTC)
+    )
+    emulator.update_opportunity(ids[len(ids) // 2], type=None, stage=None)
+    emulator.update_opportunity(ids[2], campaign_id=campaigns[-1])
+
+    summary = live_harness.run(**FULL_SWEEP)
+    assert summary.exit_code == 0, summary.message
+    assert summary.scan == "full"
+    assert queries(live_harness) == math.ceil(len(ids) / 200)
+    assert_matches_ground_truth(live_harness.warehouse(), live_harness.emulator)
+
+
+def test_linked_unlinked_and_last_unlinked_prospects(live_harness: Harness) -> None:
+    live_harness.run()
+    truth = live_harness.emulator.ground_truth()
+    links: dict[int, list[int]] = {}
+    for link in truth["opportunity_prospects"]:
+        links.setdefault(link["opportunity_id"], []).append(link["prospect_id"])
+    live = set(live_ids(live_harness))
+    several = next(o for o, p in sorted(links.items()) if len(p) >= 2 and o in live)
+    single = next(o for o, p in sorted(links.items()) if len(p) == 1 and o in live)
+    bare = next(o for o in sorted(live) if o not in links)
+    prospect = truth["prospects"][0]["id"]
+
+    live_harness.emulator.unlink_prospect(several, links[several][0])
+    live_harness.emulator.unlink_prospect(single, links[single][0])  # its last one
+    live_harness.emulator.link_prospect(bare, prospect)
+
+    assert live_harness.run(**FULL_SWEEP).exit_code == 0
+    warehouse = live_harness.warehouse()
+    assert not warehouse.query(
+        f"select * from opportunity_prospects where opportunity_id = {single}"
+    ), "the last prospect unlinked leaves no link row"
+    assert warehouse.query(
+        f"select prospect_id from opportunity_prospects where opportunity_id = {bare}"
+    ) == [(prospect,)]
+    assert_matches_ground_truth(warehouse, live_harness.emulator)
+
+
+def test_delete_then_undelete(live_harness: Harness) -> None:
+    live_harness.run()
+    ids = live_ids(live_harness)
+    gone = {ids[0], ids[len(ids) // 2], ids[-1]}
+    for opportunity_id in gone:
+        live_harness.emulator.delete_opportunity(opportunity_id)
+
+    marked = live_harness.run(**FULL_SWEEP)
+    assert marked.exit_code == 0, marked.message
+    assert marked.deleted == 3
+    assert queries(live_harness) == math.ceil((len(ids) - 3) / 200)
+    assert_matches_ground_truth(live_harness.warehouse(), live_harness.emulator, deleted=gone)
+
+    back = ids[len(ids) // 2]
+    live_harness.emulator.undelete_opportunity(back)
+    again = live_harness.run(**FULL_SWEEP)
+    assert again.deleted == 0, "a deletion is reported once"
+    assert_matches_ground_truth(
+        live_harness.warehouse(), live_harness.emulator, deleted=gone - {back}
+    )
+    assert live_harness.warehouse().query(
+        f"select is_deleted, deleted_at from opportunities where id = {back}"
+    ) == [(False, None)]
+
+
+def test_hard_delete_removes_rows_and_links(live_harness: Harness) -> None:
+    live_harness.run(hard_delete=True)
+    ids = live_ids(live_harness)
+    links = {
+        (o, p)
+        for o, p in live_harness.warehouse().query(
+            "select opportunity_id, prospect_id from opportunity_prospects"
+        )
+    }
+    victim = next(o for o, _ in sorted(links))
+    live_harness.emulator.delete_opportunity(victim)
+    summary = live_harness.run(hard_delete=True, **FULL_SWEEP)
+    assert summary.deleted == 1
+    warehouse = live_harness.warehouse()
+    assert victim not in warehouse.ids()
+    assert not warehouse.query(
+        f"select 1 from opportunity_prospects where opportunity_id = {victim}"
+    )
+    assert len(warehouse.ids()) == len(ids) - 1
+    assert_matches_ground_truth(warehouse, live_harness.emulator, removed={victim})
+
+
+def test_recent_sweep_rereads_only_the_window(live_harness: Harness) -> None:
+    live_harness.run()
+    truth = truth_of(live_harness)
+    now = datetime.now(UTC)
+    window = {
+        i
+        for i, o in truth.items()
+        if not o["is_deleted"]
+        and datetime.fromisoformat(o["created_at"]) > now - timedelta(days=30)
+    }
+    young, old = max(window), min(truth)
+    live_harness.emulator.update_opportunity(young, stage="Young change")
+    live_harness.emulator.update_opportunity(old, stage="Old change")
+
+    summary = live_harness.run(
+        recent_sweep_every_minutes=0, full_sweep_every_hours=-1, recent_sweep_days=30
+    )
+    assert summary.scan == "recent"
+    assert queries(live_harness) == max(1, math.ceil(len(window) / 200))
+    stages = dict(
+        live_harness.warehouse().query(
+            f"select id, stage from opportunities where id in ({young}, {old})"
+        )
+    )
+    assert stages[young] == "Young change"
+    assert stages[old] != "Old change", "old opportunities wait for the full sweep"
+
+    live_harness.run(**FULL_SWEEP)
+    assert_matches_ground_truth(live_harness.warehouse(), live_harness.emulator)
+
+
+def test_an_update_during_a_sweep_is_caught_now_or_by_the_next_sweep(
+    live_harness: Harness,
+) -> None:
+    live_harness.run()
+    ids = live_ids(live_harness)
+    behind, ahead = ids[5], ids[-5]  # on the first page, and on the last
+
+    def change_during_sweep(report: SyncReport) -> None:
+        if report.pages == 1:
+            live_harness.emulator.update_opportunity(behind, stage="Changed behind")
+            live_harness.emulator.update_opportunity(ahead, stage="Changed ahead")
+
+    live_harness.run(progress=change_during_sweep, **FULL_SWEEP)
+    stages = dict(
+        live_harness.warehouse().query(
+            f"select id, stage from opportunities where id in ({behind}, {ahead})"
+        )
+    )
+    assert stages[ahead] == "Changed ahead", "a page not read yet shows the change now"
+    assert stages[behind] != "Changed behind"
+
+    live_harness.run(**FULL_SWEEP)
+    assert_matches_ground_truth(live_harness.warehouse(), live_harness.emulator)
+
+
+def test_ids_far_apart_are_swept_to_the_end(isolated_environment: Path) -> None:
+    """tap-pardot stops a scan at a page without changes; ours reads every page."""
+    config = EmulatorConfig(opportunities=650, seed=8, id_gap=50_000)
+    for harness in start_harness(isolated_environment, config):
+        harness.run()
+        ids = live_ids(harness)
+        assert ids[-1] - ids[0] > 1_000_000
+        harness.emulator.update_opportunity(ids[-1], name="changed at the far end")
+        summary = harness.run(**FULL_SWEEP)
+        assert queries(harness) == math.ceil(len(ids) / 200)
+        assert summary.opportunities == len(ids)
+        assert_matches_ground_truth(harness.warehouse(), harness.emulator)
+
+
+def test_no_sweep_due_means_new_opportunities_only(live_harness: Harness) -> None:
+    live_harness.run()
+    live_harness.emulator.update_opportunity(live_ids(live_harness)[0], stage="unseen yet")
+    live_harness.emulator.add_opportunities(5)
+    summary = live_harness.run(**NO_SWEEPS)
+    assert (summary.scan, summary.opportunities, queries(live_harness)) == ("new", 5, 1)
