@@ -22,7 +22,7 @@ because of ``updated_at`` or a clock, only read again later.
 from __future__ import annotations
 
 from collections.abc import MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
@@ -51,6 +51,10 @@ class Scan:
     created_after: str | None
     """Pardot's local time, ``YYYY-MM-DD HH:MM:SS``; None for no date filter."""
     id_greater_than: int | None
+    started: datetime
+    """When this scan began; for a resumed sweep, when its first part began."""
+    seen_before: pa.Array = field(default_factory=lambda: pa.array([], pa.int64()))
+    """Ids an interrupted sweep saw before this run resumed it."""
 
 
 class SyncState:
@@ -103,6 +107,34 @@ class SyncState:
     def known_ids(self, ids: pa.Array) -> None:
         self.state["known_ids"] = encode_ids(ids)
 
+    def unfinished_sweep(self) -> Scan | None:
+        """A sweep that an earlier run began and could not finish, to resume."""
+        saved = self.state.get("unfinished_sweep")
+        if not saved:
+            return None
+        return Scan(
+            saved["kind"],
+            saved["created_after"],
+            saved["after_id"],
+            datetime.fromisoformat(saved["started"]),
+            decode_ids(saved["seen"]),
+        )
+
+    def save_unfinished_sweep(self, scan: Scan, after_id: int | None, seen: pa.Array) -> None:
+        """Remember how far an interrupted sweep got, so the next run goes on from there."""
+        self.state["unfinished_sweep"] = {
+            "kind": scan.kind,
+            "created_after": scan.created_after,
+            "after_id": after_id,
+            "started": scan.started.isoformat(),
+            "seen": encode_ids(seen),
+        }
+
+    def finish_sweep(self, scan: Scan) -> None:
+        """A sweep read its last page: record it and forget any unfinished part."""
+        self.state.pop("unfinished_sweep", None)
+        self.mark_swept(scan.kind, scan.started)
+
     def requests_today(self, today: str) -> int:
         """API requests made by earlier runs on ``today`` (the API user's local date)."""
         used = self.state.get("requests_today") or {}
@@ -119,16 +151,23 @@ class SyncState:
 def plan_scan(
     state: SyncState, settings: SyncSettings, now: datetime, *, force_full: bool = False
 ) -> Scan:
-    """Choose the one scan this run makes (see the module docstring)."""
+    """Choose the one scan this run makes (see the module docstring).
+
+    A sweep cut short (daily limit, error) is resumed from where it stopped, unless a
+    full sweep is forced over an unfinished recent one.
+    """
+    unfinished = state.unfinished_sweep()
+    if unfinished is not None and not (force_full and unfinished.kind != "full"):
+        return unfinished
     if force_full or state.last_id is None or _due(state, "full", now, settings):
-        return Scan("full", _start(settings), None)
+        return Scan("full", _start(settings), None, now)
     if _due(state, "recent", now, settings):
         local_now = now.astimezone(ZoneInfo(settings.timezone)).replace(tzinfo=None)
         window = local_now - timedelta(days=settings.recent_sweep_days)
         start = _start(settings)
         after = window.strftime(PARDOT_TIMESTAMP_FORMAT)
-        return Scan("recent", max(after, start) if start else after, None)
-    return Scan("new", _new_created_after(state), state.last_id)
+        return Scan("recent", max(after, start) if start else after, None, now)
+    return Scan("new", _new_created_after(state), state.last_id, now)
 
 
 def _due(state: SyncState, kind: ScanKind, now: datetime, settings: SyncSettings) -> bool:

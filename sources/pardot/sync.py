@@ -84,6 +84,8 @@ class _Run:
     """Ids of the opportunities handed out by this run."""
     pending: list[int] = field(default_factory=list)
     pending_cursor: tuple[int | None, str | None] = (None, None)
+    flushed_id: int | None = None
+    """Last id of the last page handed out: where an interrupted sweep resumes."""
 
 
 def sync_opportunities(
@@ -119,6 +121,7 @@ def sync_opportunities(
         used = run.state.requests_today(today)
         client.limit_requests(max(settings.daily_request_budget - used, 0))
     scan = plan_scan(run.state, settings, started, force_full=force_full_sweep)
+    run.flushed_id = scan.id_greater_than
     report.scan = scan.kind
     logger.info(
         "scan %s (created_after=%s, id_greater_than=%s)",
@@ -139,8 +142,9 @@ def sync_opportunities(
                 yield from _flush(run)
         yield from _flush(run)
         if scan.kind == "full":
-            yield from _deletes(run, started, read_loaded)
-        run.state.mark_swept(scan.kind, started)
+            yield from _deletes(run, scan, read_loaded)
+        if scan.kind != "new":
+            run.state.finish_sweep(scan)
         report.outcome = "complete"
     except DailyLimitError as exc:
         logger.warning("stopping early: %s", exc)
@@ -152,10 +156,12 @@ def sync_opportunities(
     finally:
         report.requests = client.request_count
         run.state.count_requests(today, client.request_count)
+        loaded = pa.array(run.loaded, pa.int64())
         if report.outcome != "complete" or scan.kind != "full":
-            run.state.known_ids = pa.concat_arrays(
-                [run.state.known_ids, pa.array(run.loaded, pa.int64())]
-            )
+            run.state.known_ids = pa.concat_arrays([run.state.known_ids, loaded])
+        if report.outcome != "complete" and scan.kind != "new":
+            seen = pa.concat_arrays([scan.seen_before, loaded])
+            run.state.save_unfinished_sweep(scan, run.flushed_id, seen)
 
 
 def _flush(run: _Run) -> Iterator[tuple[str, pa.Table]]:
@@ -167,6 +173,7 @@ def _flush(run: _Run) -> Iterator[tuple[str, pa.Table]]:
     run.loaded.extend(run.pending)
     run.pending.clear()
     run.state.advance(*run.pending_cursor)
+    run.flushed_id = run.pending_cursor[0]
 
 
 def _count_rows(report: SyncReport, name: str, table: pa.Table) -> None:
@@ -177,10 +184,10 @@ def _count_rows(report: SyncReport, name: str, table: pa.Table) -> None:
 
 
 def _deletes(
-    run: _Run, started: datetime, read_loaded: ReadLoaded | None
+    run: _Run, scan: Scan, read_loaded: ReadLoaded | None
 ) -> Iterator[tuple[str, pa.Table]]:
     """After a complete full sweep: loaded before, not seen now = deleted in Pardot."""
-    seen = pa.array(run.loaded, pa.int64())
+    seen = pa.concat_arrays([scan.seen_before, pa.array(run.loaded, pa.int64())])
     known = run.state.known_ids
     gone = known.filter(pc.invert(pc.is_in(known, value_set=seen))).to_pylist()
     run.state.known_ids = seen  # exactly the live opportunities
@@ -197,7 +204,7 @@ def _deletes(
     for start in range(0, len(gone), DELETE_CHUNK):
         rows = read_loaded(gone[start : start + DELETE_CHUNK])
         if rows is not None and rows.num_rows:
-            marked = _marked_deleted(rows, started)
+            marked = _marked_deleted(rows, scan.started)
             _count_rows(run.report, OPPORTUNITIES.name, marked)
             yield OPPORTUNITIES.name, marked
 

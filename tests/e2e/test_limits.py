@@ -1,0 +1,90 @@
+"""The daily API limit and daily_request_budget: stop cleanly, resume exactly."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipelines.runner import EXIT_DAILY_LIMIT
+from sources.pardot_emulator import EmulatorConfig
+
+from .conftest import Harness, start_harness
+from .truth import assert_matches_ground_truth
+
+
+@pytest.fixture
+def limited(isolated_environment: Path) -> Iterator[Harness]:
+    """About 970 live opportunities (5 pages) and a daily limit of 3 requests."""
+    config = EmulatorConfig(opportunities=1000, seed=12, daily_limit=3, realtime_clock=False)
+    yield from start_harness(isolated_environment, config)
+
+
+def live(harness: Harness) -> int:
+    return sum(not o["is_deleted"] for o in harness.emulator.ground_truth()["opportunities"])
+
+
+def test_daily_limit_mid_backfill_saves_progress_and_resumes_with_what_is_left(
+    limited: Harness,
+) -> None:
+    total = live(limited)
+    first = limited.run()
+    assert first.exit_code == EXIT_DAILY_LIMIT
+    assert first.outcome == "daily_limit"
+    assert "run again after the daily limit resets" in (first.message or "")
+    assert limited.warehouse().count("opportunities") == 600, "three pages were loaded"
+    assert limited.emulator.request_count("query") == 4, "the fourth was answered 122"
+
+    same_day = limited.run()
+    assert same_day.exit_code == EXIT_DAILY_LIMIT
+    assert limited.warehouse().count("opportunities") == 600, "nothing lost, nothing doubled"
+
+    limited.emulator.advance_clock(days=1)
+    resumed = limited.run()
+    assert resumed.exit_code == 0, resumed.message
+    assert resumed.scan == "full", "the interrupted first sweep is resumed"
+    assert limited.emulator.request_count("query") == math.ceil((total - 600) / 200)
+    assert resumed.opportunities == total - 600
+    assert_matches_ground_truth(limited.warehouse(), limited.emulator)
+
+
+def test_request_budget_stops_before_the_limit_and_resumes_within_a_larger_one(
+    isolated_environment: Path,
+) -> None:
+    config = EmulatorConfig(opportunities=1000, seed=12, realtime_clock=False)
+    for harness in start_harness(isolated_environment, config):
+        total = live(harness)
+        first = harness.run(daily_request_budget=2)
+        assert first.exit_code == EXIT_DAILY_LIMIT
+        assert harness.emulator.request_count("query") == 2, "no request past the budget"
+        assert harness.warehouse().count("opportunities") == 400
+
+        spent = harness.run(daily_request_budget=2)
+        assert spent.exit_code == EXIT_DAILY_LIMIT
+        assert harness.emulator.request_count("query") == 0, "today's budget is spent"
+
+        more = harness.run(daily_request_budget=10)
+        assert more.exit_code == 0, more.message
+        assert harness.emulator.request_count("query") == math.ceil((total - 400) / 200)
+        assert_matches_ground_truth(harness.warehouse(), harness.emulator)
+
+
+def test_a_deletion_is_found_by_a_sweep_resumed_across_days(limited: Harness) -> None:
+    limited.run()  # stops at the limit after three pages
+    ids = sorted(
+        o["id"] for o in limited.emulator.ground_truth()["opportunities"] if not o["is_deleted"]
+    )
+    limited.emulator.advance_clock(days=1)
+    assert limited.run().exit_code == 0
+    limited.emulator.advance_clock(days=1)
+    limited.emulator.delete_opportunity(ids[-1])  # in the part read on the second day
+    limited.emulator.delete_opportunity(ids[0])  # in the part read on the first day
+    swept = limited.run(full_sweep_every_hours=0)
+    assert swept.exit_code == EXIT_DAILY_LIMIT
+    limited.emulator.advance_clock(days=1)
+    finished = limited.run(full_sweep_every_hours=0)
+    assert finished.exit_code == 0, finished.message
+    assert finished.deleted == 2
+    assert_matches_ground_truth(limited.warehouse(), limited.emulator, deleted={ids[0], ids[-1]})
