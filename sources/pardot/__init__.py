@@ -18,7 +18,7 @@ import httpx
 import pyarrow as pa
 from dlt.common.configuration import configspec
 from dlt.common.configuration.specs import CredentialsConfiguration
-from dlt.common.schema.typing import TTableReferenceInline
+from dlt.common.schema.typing import TColumnSchema, TTableReferenceInline
 from dlt.common.typing import TSecretStrValue
 from dlt.extract.hints import TResourceHints
 from dlt.extract.resource import DltResource
@@ -80,6 +80,7 @@ def pardot_source(
     recent_sweep_every_minutes: int = 60,
     full_sweep_every_hours: int = 24,
     hard_delete: bool = False,
+    reject_bad_rows: bool = False,
     force_full_sweep: bool = False,
     http: httpx.Client | None = None,
     report: SyncReport | None = None,
@@ -105,6 +106,9 @@ def pardot_source(
             opportunities (0 every run, -1 only when forced).
         hard_delete: remove deleted opportunities and their links instead of marking
             them ``is_deleted``.
+        reject_bad_rows: set aside an opportunity with a value that cannot be typed, in
+            table ``rejected_rows`` with the reason, and go on; by default the run stops
+            at it (exit 1) without moving past it.
         force_full_sweep: make this run a full sweep whatever the cadence.
         http: an httpx client to send requests through (tests mount the emulator here).
         report: filled with how the run went (outcome, pages, requests).
@@ -124,6 +128,7 @@ def pardot_source(
         recent_sweep_every_minutes=recent_sweep_every_minutes,
         full_sweep_every_hours=full_sweep_every_hours,
         hard_delete=hard_delete,
+        reject_bad_rows=reject_bad_rows,
     )
     client = PardotClient(
         base_url=base_url,
@@ -167,10 +172,10 @@ def _table_hints(spec: Table, *, hard_delete: bool) -> TResourceHints:
     delete_column = "is_deleted" if hard_delete and spec is OPPORTUNITIES else UNLINK_MARKER
     return dlt.mark.make_hints(
         table_name=spec.name,
-        write_disposition="merge",
+        write_disposition=spec.write_disposition,
         primary_key=list(spec.primary_key),
         merge_key=list(spec.merge_key) or None,
-        columns=spec.dlt_columns(hard_delete=delete_column),
+        columns=cast(list[TColumnSchema], spec.dlt_columns(hard_delete=delete_column)),
         references=cast(list[TTableReferenceInline], spec.dlt_references()) or None,
     )
 

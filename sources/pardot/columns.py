@@ -8,8 +8,9 @@ kinds of impossible local times that daylight saving creates:
   daylight-saving reading;
 * nonexistent (the skipped hour when clocks go forward): the instant of the transition.
 
-A value that cannot be typed raises ``CastFailure`` naming its row, so the caller can say
-which opportunity and field it was; nothing is coerced to a wrong value or dropped.
+A value that cannot be typed raises ``DataError`` naming the opportunity and the field;
+nothing is coerced to a wrong value or dropped. ``typed_table`` turns the rows of one
+table into an Arrow table by its declared columns.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .schema import ARROW_TYPES, UTC_TIMESTAMP, Kind
+from .errors import DataError
+from .schema import ARROW_TYPES, UTC_TIMESTAMP, Kind, Table
 
 _LOCAL_SECONDS: Final = pa.timestamp("s")
 AMBIGUOUS_LOCAL_TIME: Final = "earliest"
@@ -91,6 +93,60 @@ def out_of_range(array: pa.Array, low: int, high: int) -> int | None:
     bad = pc.or_(pc.less(array, low), pc.greater(array, high))
     indices = pc.indices_nonzero(pc.fill_null(bad, False))
     return int(indices[0].as_py()) if len(indices) else None
+
+
+def typed_table(
+    spec: Table, rows: list[dict[str, Any]], owners: list[int], timezone: str
+) -> pa.Table:
+    """Type ``rows`` by the declared columns of ``spec``; unknown columns become text."""
+    names = [column.name for column in spec.columns]
+    known = set(names)
+    for row in rows:
+        for name in row:
+            if name not in known:
+                known.add(name)
+                names.append(name)
+    fields: list[pa.Field] = []
+    arrays: list[pa.Array] = []
+    for name in names:
+        column = spec.column(name)
+        kind = column.kind if column else "text"
+        values = [row.get(name) for row in rows]
+        try:
+            array = typed_array(values, kind, timezone)
+        except CastFailure as failure:
+            raise DataError(
+                opportunity_id=owners[failure.index],
+                field=f"{spec.name}.{name}",
+                value=failure.value,
+                reason=failure.reason,
+            ) from None
+        nullable = column.nullable if column else True
+        if not nullable and array.null_count:
+            index = values.index(None)
+            raise DataError(
+                opportunity_id=owners[index],
+                field=f"{spec.name}.{name}",
+                value="",
+                reason="missing",
+            )
+        fields.append(pa.field(name, array.type, nullable=nullable))
+        arrays.append(array)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def checked_opportunities(table: pa.Table, ids: list[int]) -> pa.Table:
+    """Probability within 0-100 and status in lower case (Pardot sends ``Open`` too)."""
+    bad = out_of_range(table["probability"], 0, 100)
+    if bad is not None:
+        raise DataError(
+            opportunity_id=ids[bad],
+            field="opportunities.probability",
+            value=str(table["probability"][bad].as_py()),
+            reason="outside 0-100",
+        )
+    index = table.schema.get_field_index("status")
+    return table.set_column(index, table.schema.field(index), pc.utf8_lower(table["status"]))
 
 
 _KIND_NAMES: Final[dict[Kind, str]] = {

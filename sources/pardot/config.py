@@ -39,6 +39,8 @@ class SyncSettings:
     """Hours between full sweeps; 0 = every run, -1 = only when asked (``--full-sweep``)."""
     hard_delete: bool = False
     """Delete the rows of deleted opportunities instead of marking them."""
+    reject_bad_rows: bool = False
+    """Set aside opportunities with untypable values instead of stopping the run."""
 
     @classmethod
     def from_values(
@@ -55,6 +57,7 @@ class SyncSettings:
         recent_sweep_every_minutes: int | str = 60,
         full_sweep_every_hours: int | str = 24,
         hard_delete: bool = False,
+        reject_bad_rows: bool = False,
     ) -> SyncSettings:
         """Validate raw config values.
 
@@ -80,6 +83,7 @@ class SyncSettings:
                 "full_sweep_every_hours", full_sweep_every_hours, -1, 10**6
             ),
             hard_delete=bool(hard_delete),
+            reject_bad_rows=bool(reject_bad_rows),
         )
 
 

@@ -21,24 +21,28 @@ No element leaves this module; callers get Arrow tables and plain values.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from lxml import etree
 
-from .columns import CastFailure, out_of_range, typed_array
+from .columns import checked_opportunities, typed_table
 from .errors import DataError
 from .schema import (
     CAMPAIGNS,
     OPPORTUNITIES,
     OPPORTUNITY_PROSPECTS,
     PROSPECTS,
+    REJECTED_ROWS,
     UNLINK_MARKER,
     VISITOR_ACTIVITIES,
-    Table,
 )
+from .settings import PARDOT_TIMESTAMP_FORMAT
+
+logger = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 
@@ -74,9 +78,16 @@ class PageInfo:
 class OpportunityBatch:
     """Rows of the five tables gathered from one or more pages, until ``build``."""
 
-    def __init__(self, timezone: str) -> None:
-        """Start an empty batch whose local timestamps are in ``timezone`` (IANA)."""
+    def __init__(self, timezone: str, *, reject_bad_rows: bool = False) -> None:
+        """Start an empty batch whose local timestamps are in ``timezone`` (IANA).
+
+        Args:
+            timezone: the API user's zone, in which Pardot renders timestamps.
+            reject_bad_rows: set aside an opportunity with a value that cannot be typed
+                (into ``rejected_rows``, with the reason) instead of raising DataError.
+        """
         self.timezone = timezone
+        self.reject_bad_rows = reject_bad_rows
         self._reset()
 
     def _reset(self) -> None:
@@ -88,6 +99,7 @@ class OpportunityBatch:
         self._prospects: dict[int, Row] = {}
         self._links: list[Row] = []
         self._activities: list[Row] = []
+        self._rejected: list[Row] = []
         # Opportunity id of every row, for error messages naming the opportunity.
         self._owners: dict[str, list[int]] = {
             CAMPAIGNS.name: [],
@@ -107,11 +119,19 @@ class OpportunityBatch:
         if total is not None:
             info.total_results = _integer(total, None, "total_results")
         for element in result.iterchildren("opportunity"):
-            added = self.add_opportunity(element)
+            # Every element counts towards the page size, rejected or not: a short
+            # page, not a short list of good rows, is what ends keyset paging.
+            info.count += 1
+            try:
+                added = self.add_opportunity(element)
+            except DataError as error:
+                if not self.reject_bad_rows:
+                    raise
+                self._reject(error)
+                continue
             info.ids.append(added.id)
             info.last_created_at = added.created_at
             info.carries_activities |= added.carries_activities
-        info.count = len(info.ids)
         return info
 
     def add_opportunity(self, element: etree._Element) -> Added:
@@ -128,14 +148,18 @@ class OpportunityBatch:
                 row[tag] = _text(child)
         opportunity_id = _integer(row.get("id"), None, "opportunities.id")
         campaign = nested.get("campaign")
-        if campaign is not None:
-            row["campaign_id"] = self._add_campaign(campaign, opportunity_id)
-        prospects = nested.get("prospects")
-        if prospects is not None:
-            self._add_links(prospects, opportunity_id)
         activities = nested.get("opportunity_activities")
-        if activities is not None:
-            self._add_activity_elements(activities, opportunity_id)
+        try:
+            if campaign is not None:
+                row["campaign_id"] = self._add_campaign(campaign, opportunity_id)
+            prospects = nested.get("prospects")
+            if prospects is not None:
+                self._add_links(prospects, opportunity_id)
+            if activities is not None:
+                self._add_activity_elements(activities, opportunity_id)
+        except DataError:
+            self._drop(opportunity_id)  # never half an opportunity
+            raise
         self._opportunities.append(row)
         self._opportunity_ids.append(opportunity_id)
         return Added(opportunity_id, row.get("created_at"), activities is not None)
@@ -156,10 +180,66 @@ class OpportunityBatch:
                 outside 0-100; names the opportunity and the field.
         """
         try:
-            tables = self._build()
+            for _ in range(len(self._opportunities) + 1):
+                try:
+                    tables = self._build()
+                    break
+                except DataError as error:
+                    if not self.reject_bad_rows or error.opportunity_id is None:
+                        raise
+                    self._reject(error)
+            if self._rejected:
+                owners = [0] * len(self._rejected)
+                tables[REJECTED_ROWS.name] = typed_table(
+                    REJECTED_ROWS, self._rejected, owners, "UTC"
+                )
         finally:
             self._reset()
         return tables
+
+    def _reject(self, error: DataError) -> None:
+        """Set an opportunity aside with the reason, and forget its gathered rows."""
+        logger.warning("rejected: %s", error)
+        self._rejected.append(
+            {
+                "opportunity_id": None
+                if error.opportunity_id is None
+                else str(error.opportunity_id),
+                "field": error.field,
+                "value": error.value,
+                "reason": error.reason,
+                "rejected_at": datetime.now(UTC).strftime(PARDOT_TIMESTAMP_FORMAT),
+            }
+        )
+        if error.opportunity_id is not None:
+            self._drop(error.opportunity_id)
+
+    def _drop(self, opportunity_id: int) -> None:
+        """Forget every row gathered for one opportunity, children included."""
+        kept = [i for i, owner in enumerate(self._opportunity_ids) if owner != opportunity_id]
+        self._opportunities = [self._opportunities[i] for i in kept]
+        self._opportunity_ids = [self._opportunity_ids[i] for i in kept]
+        self._campaigns = self._without(CAMPAIGNS.name, self._campaigns, opportunity_id)
+        self._prospects = self._without(PROSPECTS.name, self._prospects, opportunity_id)
+        for name, rows in (
+            (OPPORTUNITY_PROSPECTS.name, self._links),
+            (VISITOR_ACTIVITIES.name, self._activities),
+        ):
+            owners = self._owners[name]
+            rows[:] = [
+                row for row, owner in zip(rows, owners, strict=True) if owner != opportunity_id
+            ]
+            owners[:] = [owner for owner in owners if owner != opportunity_id]
+
+    def _without(self, name: str, rows: dict[int, Row], opportunity_id: int) -> dict[int, Row]:
+        owners = self._owners[name]
+        kept = {
+            key: row
+            for (key, row), owner in zip(rows.items(), owners, strict=True)
+            if owner != opportunity_id
+        }
+        owners[:] = [owner for owner in owners if owner != opportunity_id]
+        return kept
 
     def _build(self) -> dict[str, pa.Table]:
         opportunity_ids = self._opportunity_ids
@@ -173,13 +253,13 @@ class OpportunityBatch:
             (VISITOR_ACTIVITIES, self._activities, self._owners[VISITOR_ACTIVITIES.name]),
         )
         tables = {
-            spec.name: _arrow_table(spec, rows, owners, self.timezone)
+            spec.name: typed_table(spec, rows, owners, self.timezone)
             for spec, rows, owners in parts
             if rows
         }
         opportunities = tables.get(OPPORTUNITIES.name)
         if opportunities is not None:
-            tables[OPPORTUNITIES.name] = _checked_opportunities(opportunities, opportunity_ids)
+            tables[OPPORTUNITIES.name] = checked_opportunities(opportunities, opportunity_ids)
         return tables
 
     def _add_campaign(self, element: etree._Element, opportunity_id: int) -> str | None:
@@ -254,55 +334,3 @@ def _integer(text: str | None, opportunity_id: int | None, field_name: str) -> i
         raise DataError(
             opportunity_id=opportunity_id, field=field_name, value=text, reason="not an integer"
         ) from None
-
-
-def _arrow_table(spec: Table, rows: list[Row], owners: list[int], timezone: str) -> pa.Table:
-    """Type ``rows`` by the declared columns of ``spec``; unknown columns become text."""
-    names = [column.name for column in spec.columns]
-    known = set(names)
-    for row in rows:
-        for name in row:
-            if name not in known:
-                known.add(name)
-                names.append(name)
-    fields: list[pa.Field] = []
-    arrays: list[pa.Array] = []
-    for name in names:
-        column = spec.column(name)
-        kind = column.kind if column else "text"
-        values = [row.get(name) for row in rows]
-        try:
-            array = typed_array(values, kind, timezone)
-        except CastFailure as failure:
-            raise DataError(
-                opportunity_id=owners[failure.index],
-                field=f"{spec.name}.{name}",
-                value=failure.value,
-                reason=failure.reason,
-            ) from None
-        nullable = column.nullable if column else True
-        if not nullable and array.null_count:
-            index = values.index(None)
-            raise DataError(
-                opportunity_id=owners[index],
-                field=f"{spec.name}.{name}",
-                value="",
-                reason="missing",
-            )
-        fields.append(pa.field(name, array.type, nullable=nullable))
-        arrays.append(array)
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-
-
-def _checked_opportunities(table: pa.Table, ids: list[int]) -> pa.Table:
-    """Probability within 0-100 and status in lower case (Pardot sends ``Open`` too)."""
-    bad = out_of_range(table["probability"], 0, 100)
-    if bad is not None:
-        raise DataError(
-            opportunity_id=ids[bad],
-            field="opportunities.probability",
-            value=str(table["probability"][bad].as_py()),
-            reason="outside 0-100",
-        )
-    index = table.schema.get_field_index("status")
-    return table.set_column(index, table.schema.field(index), pc.utf8_lower(table["status"]))

@@ -18,6 +18,7 @@ from .settings import (
     OPPORTUNITIES_TABLE,
     OPPORTUNITY_PROSPECTS_TABLE,
     PROSPECTS_TABLE,
+    REJECTED_ROWS_TABLE,
     VISITOR_ACTIVITIES_TABLE,
     VISITOR_ACTIVITY_OPTIONAL_ID_FIELDS,
 )
@@ -60,6 +61,7 @@ class Table:
     primary_key: tuple[str, ...]
     columns: tuple[Column, ...]
     merge_key: tuple[str, ...] = ()
+    write_disposition: Literal["merge", "append"] = "merge"
     references: tuple[tuple[str, str, str], ...] = ()
     """(column, referenced table, referenced column) foreign keys."""
 
@@ -185,5 +187,20 @@ VISITOR_ACTIVITIES: Final = Table(
     ),
 )
 
+REJECTED_ROWS: Final = Table(
+    name=REJECTED_ROWS_TABLE,
+    primary_key=(),
+    write_disposition="append",
+    columns=(
+        Column("opportunity_id", "bigint"),
+        Column("field", "text"),
+        Column("value", "text"),
+        Column("reason", "text"),
+        Column("rejected_at", "timestamp"),
+    ),
+)
+"""Opportunities set aside by ``reject_bad_rows``: one row per rejection, appended."""
+
 TABLES: Final = (OPPORTUNITIES, CAMPAIGNS, PROSPECTS, OPPORTUNITY_PROSPECTS, VISITOR_ACTIVITIES)
-TABLES_BY_NAME: Final = {table.name: table for table in TABLES}
+"""The tables of the public contract."""
+TABLES_BY_NAME: Final = {table.name: table for table in (*TABLES, REJECTED_ROWS)}

@@ -113,9 +113,8 @@ def sync_opportunities(
             deleted ones without losing their columns (not needed with ``hard_delete``).
     """
     started = now or datetime.now(UTC)
-    run = _Run(
-        client, settings, SyncState(state), report, progress, OpportunityBatch(settings.timezone)
-    )
+    batch = OpportunityBatch(settings.timezone, reject_bad_rows=settings.reject_bad_rows)
+    run = _Run(client, settings, SyncState(state), report, progress, batch)
     today = local_day(started, settings.timezone)
     if settings.daily_request_budget is not None:
         used = run.state.requests_today(today)

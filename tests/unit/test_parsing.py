@@ -209,3 +209,43 @@ def test_activities_from_a_read_are_added_alone() -> None:
     tables = batch.build()
     assert set(tables) == {"visitor_activities"}
     assert rows(tables["visitor_activities"])[0]["opportunity_id"] == 3
+
+
+def test_reject_mode_sets_the_opportunity_aside_whole_and_keeps_the_rest() -> None:
+    batch = OpportunityBatch("UTC", reject_bad_rows=True)
+    good = (
+        "<id>6</id><value>1</value><probability>1</probability>"
+        "<prospects><prospect><id>1</id></prospect></prospects>"
+    )
+    bad = (
+        "<id>7</id><value>abc</value><probability>1</probability>"
+        "<prospects><prospect><id>2</id></prospect></prospects>"
+        "<opportunity_activities><visitor_activity><id>70</id></visitor_activity>"
+        "</opportunity_activities>"
+    )
+    unparsable = "<id>x8</id><value>1</value>"
+    info = batch.add_result(result_of(page(good, bad, unparsable)))
+    assert info.count == 3, "every element counts towards the page size"
+    assert info.ids == [6, 7]
+    tables = batch.build()
+    assert tables["opportunities"].column("id").to_pylist() == [6]
+    assert tables["prospects"].column("id").to_pylist() == [1]
+    assert tables["opportunity_prospects"].column("opportunity_id").to_pylist() == [6]
+    assert "visitor_activities" not in tables, "nothing of the rejected opportunity is kept"
+    rejected = sorted(rows(tables["rejected_rows"]), key=lambda r: str(r["field"]))
+    assert [(r["opportunity_id"], r["field"], r["value"]) for r in rejected] == [
+        (None, "opportunities.id", "x8"),
+        (7, "opportunities.value", "abc"),
+    ]
+    assert all(r["reason"] and r["rejected_at"] for r in rejected)
+
+
+def test_a_bad_child_never_leaves_half_an_opportunity() -> None:
+    batch = OpportunityBatch("UTC", reject_bad_rows=True)
+    bad_child = (
+        "<id>9</id><campaign><id>3</id><name>c</name></campaign>"
+        "<prospects><prospect><id>1</id></prospect><prospect><id>oops</id></prospect></prospects>"
+    )
+    batch.add_result(result_of(page(bad_child)))
+    tables = batch.build()
+    assert set(tables) == {"rejected_rows"}
