@@ -37,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pipeline_name=args.pipeline_name,
             progress=progress,
             force_full_sweep=args.full_sweep,
+            table_format=args.table_format,
         )
     finally:
         progress.close()
@@ -68,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--destination", default="duckdb", help="dlt destination (default duckdb)")
     run.add_argument("--dataset-name", default="pardot")
     run.add_argument("--pipeline-name", default="pardot")
+    run.add_argument(
+        "--table-format",
+        choices=["delta"],
+        default=None,
+        help="filesystem destination: write Delta tables, which merge (plain Parquet appends)",
+    )
     run.add_argument(
         "--full-sweep",
         action="store_true",

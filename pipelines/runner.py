@@ -11,11 +11,13 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigurationException
+from dlt.common.schema.typing import TTableFormat
 
 from sources.pardot import SyncReport, pardot_source
 from sources.pardot.errors import (
@@ -25,6 +27,8 @@ from sources.pardot.errors import (
     PardotError,
 )
 from sources.pardot.schema import TABLES_BY_NAME
+
+from .delta_links import reconcile_links, stamped_loads
 
 DEFAULT_DUCKDB_FILE: Final = "pardot_sync.duckdb"
 """Not ``pardot.duckdb``: DuckDB cannot bind a dataset named like its database file."""
@@ -67,6 +71,7 @@ def run_sync(
     pipeline_name: str = "pardot",
     pipelines_dir: str | None = None,
     progress: Callable[[SyncReport], None] | None = None,
+    table_format: TTableFormat | None = None,
     **source_options: Any,
 ) -> RunSummary:
     """One incremental run; never raises for a Pardot or configuration failure.
@@ -77,6 +82,8 @@ def run_sync(
         pipeline_name: dlt pipeline name; its state holds the cursors.
         pipelines_dir: where dlt keeps pipeline working folders (dlt's default if None).
         progress: called after every page with the report so far.
+        table_format: ``"delta"`` (or ``"iceberg"``) for the filesystem destination, whose
+            plain Parquet files cannot merge: Delta tables can, so the files stay exact.
         **source_options: passed to ``pardot_source`` (overrides config and secrets).
     """
     started = time.monotonic()
@@ -96,14 +103,18 @@ def run_sync(
             dataset_name=dataset_name,
             pipelines_dir=pipelines_dir,  # type: ignore[arg-type]  # None = dlt's default
         )
-        if pipeline.has_pending_data:
-            # A run was interrupted after extract: finish loading its packages first, or
-            # dlt would load only them and silently skip this run's new data. (If the
-            # dataset was never created, dlt's destination sync has already wiped the
-            # working folder, packages and cursor together: the source refetches them.)
-            logger.warning("finishing the load packages of an interrupted run first")
-            pipeline.run()
-        pipeline.run(source)
+        delta = table_format == "delta"
+        with stamped_loads() if delta else nullcontext():
+            if pipeline.has_pending_data:
+                # A run was interrupted after extract: finish loading its packages first,
+                # or dlt would load only them and silently skip this run's new data. (If
+                # the dataset was never created, dlt's destination sync has already wiped
+                # the working folder, packages and cursor together: the source refetches.)
+                logger.warning("finishing the load packages of an interrupted run first")
+                pipeline.run()
+            pipeline.run(source, table_format=table_format)  # type: ignore[arg-type]  # None = default
+        if delta:
+            reconcile_links(pipeline)
     except Exception as exc:
         report.outcome, report.error = "error", _root_cause(exc)
     summary.seconds = round(time.monotonic() - started, 3)
