@@ -1,4 +1,4 @@
-"""The ``pardot-sync`` command: ``run`` and ``demo`` (DESIGN.md §3.2).
+"""The ``pardot-sync`` command: ``run``, ``status`` and ``demo`` (DESIGN.md §3.2).
 
 Exit codes: 0 complete; 2 configuration or credential error (before any data is
 fetched); 75 stopped early at the daily API limit or budget, progress saved; 1 anything
@@ -8,6 +8,7 @@ else. The last line printed to stdout is a one-line JSON summary.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -29,6 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .demo import run_demo  # the emulator is only imported for the demo
 
         return run_demo(opportunities=args.opportunities, seed=args.seed, database=args.database)
+    if args.command == "status":
+        return _status(args)
     progress = ProgressLine()
     try:
         summary = run_sync(
@@ -42,6 +45,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         progress.close()
     return report(summary)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from .status import pipeline_status, render
+
+    status = pipeline_status(
+        destination=default_destination(args.destination),
+        dataset_name=args.dataset_name,
+        pipeline_name=args.pipeline_name,
+    )
+    print(json.dumps(status, sort_keys=True, default=str) if args.json else render(status))
+    return 0
 
 
 def report(summary: RunSummary) -> int:
@@ -80,6 +95,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="re-read every opportunity this run (changes, deletes, undeletes)",
     )
+    status = commands.add_parser(
+        "status", parents=[common], help="cursors, sweeps, last run and rows of a pipeline"
+    )
+    status.add_argument("--destination", default="duckdb")
+    status.add_argument("--dataset-name", default="pardot")
+    status.add_argument("--pipeline-name", default="pardot")
+    status.add_argument("--json", action="store_true", help="one line of JSON")
     demo = commands.add_parser(
         "demo", parents=[common], help="the same pipeline against the built-in emulator"
     )

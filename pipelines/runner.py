@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import dlt
@@ -95,6 +96,7 @@ def run_sync(
         dataset=dataset_name,
         destination=str(getattr(destination, "destination_name", destination)),
     )
+    pipeline: dlt.Pipeline | None = None
     try:
         source = pardot_source(report=report, progress=progress, **source_options)
         pipeline = dlt.pipeline(
@@ -118,7 +120,32 @@ def run_sync(
     except Exception as exc:
         report.outcome, report.error = "error", _root_cause(exc)
     summary.seconds = round(time.monotonic() - started, 3)
-    return _finish(summary, report)
+    _finish(summary, report)
+    if pipeline is not None:
+        _remember(pipeline, summary)
+    return summary
+
+
+LAST_RUN_KEY: Final = "pardot_last_run"
+"""Key in the pipeline's local state (the working folder) of the last run's summary."""
+
+
+def _remember(pipeline: dlt.Pipeline, summary: RunSummary) -> None:
+    """Keep the summary for ``pardot-sync status``: dlt's trace calls a run that the
+    source stopped cleanly (daily limit, rejected token) complete."""
+    record = {
+        "finished_at": datetime.now(UTC).isoformat(),
+        "outcome": summary.outcome,
+        "exit_code": summary.exit_code,
+        "scan": summary.scan,
+        "requests": summary.requests,
+        "opportunities": summary.opportunities,
+        "message": summary.message,
+    }
+    try:
+        pipeline.set_local_state_val(LAST_RUN_KEY, record)
+    except Exception:  # a status nicety must never fail a run
+        logger.warning("could not record the last run in the pipeline's working folder")
 
 
 def default_destination(name: str) -> Any:

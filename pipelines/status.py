@@ -1,0 +1,146 @@
+"""``pardot-sync status``: where a pipeline's cursors stand and how its last run ended.
+
+Read-only. Everything comes from what dlt already keeps: the pipeline state (restored
+from the destination when the local working folder is gone), the last run's trace in
+the working folder, and row counts through the destination's SQL client. Nothing is
+fetched from Pardot, so asking costs no API request.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import dlt
+
+from sources.pardot.idset import decode_ids
+from sources.pardot.schema import TABLES_BY_NAME
+
+from .runner import LAST_RUN_KEY
+
+
+def pipeline_status(
+    *,
+    destination: Any,
+    dataset_name: str = "pardot",
+    pipeline_name: str = "pardot",
+    pipelines_dir: str | None = None,
+) -> dict[str, Any]:
+    """The status of one pipeline as a JSON-ready dictionary (see README, Status)."""
+    pipeline = dlt.pipeline(
+        pipeline_name=pipeline_name,
+        destination=destination,
+        dataset_name=dataset_name,
+        pipelines_dir=pipelines_dir,  # type: ignore[arg-type]  # None = dlt's default
+    )
+    restored_from_destination = False
+    if not pipeline.state.get("sources"):
+        # A new machine or a lost working folder: the state travels with the data.
+        try:
+            pipeline.sync_destination()
+            restored_from_destination = bool(pipeline.state.get("sources"))
+        except Exception:  # noqa: S110 - nothing loaded yet, or destination unreachable
+            pass
+    state = (
+        pipeline.state.get("sources", {})
+        .get("pardot", {})
+        .get("resources", {})
+        .get("opportunities", {})
+    )
+    cursor = state.get("new_opportunities") or {}
+    sweeps = state.get("sweeps") or {}
+    requests = state.get("requests_today") or {}
+    return {
+        "pipeline": pipeline_name,
+        "dataset": dataset_name,
+        "destination": pipeline.destination.destination_name if pipeline.destination else None,
+        "state_restored_from_destination": restored_from_destination,
+        "cursor": {
+            "last_id": cursor.get("last_id"),
+            "last_created_at": cursor.get("last_created_at"),
+        },
+        "sweeps": {"full": sweeps.get("full"), "recent": sweeps.get("recent")},
+        "unfinished_sweep": state.get("unfinished_sweep"),
+        "known_live_ids": len(decode_ids(state["known_ids"])) if state.get("known_ids") else 0,
+        "requests_today": {"day": requests.get("day"), "count": requests.get("count", 0)},
+        "last_run": _last_run(pipeline),
+        "rows": _row_counts(pipeline),
+    }
+
+
+def _last_run(pipeline: dlt.Pipeline) -> dict[str, Any] | None:
+    """When the last run in this working folder ended, and how.
+
+    The runner's own record first (it knows a run the source stopped cleanly was cut
+    short); dlt's last trace for pipelines run some other way.
+    """
+    try:
+        record = pipeline.get_local_state_val(LAST_RUN_KEY)
+    except (KeyError, TypeError):
+        record = None
+    if record:
+        return dict(record)
+    trace = pipeline.last_trace
+    if trace is None:
+        return None
+    failed = next((s for s in trace.steps if s.step_exception), None)
+    return {
+        "finished_at": _iso(trace.finished_at),
+        "outcome": "error" if failed else "complete",
+        "message": f"step {failed.step}: {failed.step_exception}" if failed else None,
+    }
+
+
+def _row_counts(pipeline: dlt.Pipeline) -> dict[str, int | None]:
+    """Rows per table in the destination; None where the table or the reader is missing."""
+    tables = [name for name in TABLES_BY_NAME if name in pipeline.default_schema.tables]
+    counts: dict[str, int | None] = dict.fromkeys(TABLES_BY_NAME)
+    if not tables or pipeline.destination is None:
+        return counts
+    try:
+        with pipeline.sql_client() as client:
+            for name in tables:
+                table = client.make_qualified_table_name(name)
+                rows = client.execute_sql(f"SELECT COUNT(*) FROM {table}")  # noqa: S608
+                counts[name] = int(rows[0][0]) if rows else None
+    except Exception:  # noqa: S110 - e.g. never loaded, or no SQL reader for these files
+        pass
+    return counts
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def render(status: dict[str, Any]) -> str:
+    """A human-readable block of the status."""
+    cursor, sweeps, run = status["cursor"], status["sweeps"], status["last_run"]
+    lines = [
+        f"pipeline {status['pipeline']} → {status['destination']}, dataset {status['dataset']}",
+        f"  new opportunities cursor: id {cursor['last_id'] or '-'}, "
+        f"created_at {cursor['last_created_at'] or '-'}",
+        f"  last full sweep:          {sweeps['full'] or 'never'}",
+        f"  last recent sweep:        {sweeps['recent'] or 'never'}",
+        f"  unfinished sweep:         {_unfinished(status['unfinished_sweep'])}",
+        f"  live opportunity ids known: {status['known_live_ids']:,}",
+        f"  requests today:           {status['requests_today']['count']:,} "
+        f"(day {status['requests_today']['day'] or '-'})",
+    ]
+    if run is None:
+        lines.append("  last run:                 none in this working folder")
+    else:
+        ended = f"{run['outcome']} at {run['finished_at']}"
+        if run.get("message"):
+            ended += f": {run['message']}"
+        lines.append(f"  last run:                 {ended}")
+    lines.append("  rows:")
+    for table, count in status["rows"].items():
+        lines.append(f"    {table:<24} {'-' if count is None else f'{count:,}':>10}")
+    return "\n".join(lines)
+
+
+def _unfinished(value: Any) -> str:
+    if not value:
+        return "none"
+    return json.dumps(value, sort_keys=True, default=str)
