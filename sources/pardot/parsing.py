@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import pyarrow as pa
 from lxml import etree
@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 Row = dict[str, Any]
 
 _NESTED_CONTAINERS = frozenset({"campaign", "prospects", "opportunity_activities"})
+_ELEMENT = etree.Element  # iterchildren(tag=_ELEMENT): elements only, no comments
 
 
 class Added(NamedTuple):
@@ -97,6 +98,8 @@ class OpportunityBatch:
         self._opportunity_ids: list[int] = []
         self._campaigns: dict[int, Row] = {}
         self._prospects: dict[int, Row] = {}
+        self._campaign_texts: set[str] = set()
+        self._prospect_texts: set[str | None] = set()
         self._links: list[Row] = []
         self._activities: list[Row] = []
         self._rejected: list[Row] = []
@@ -115,6 +118,11 @@ class OpportunityBatch:
     def add_result(self, result: etree._Element) -> PageInfo:
         """Gather every ``<opportunity>`` of a query's ``<result>`` element."""
         info = PageInfo()
+        _flatten_unknown_nesting(result)
+        # One response shows a campaign or prospect one way: read each once a page.
+        # A later page may show it changed, and wins.
+        self._campaign_texts.clear()
+        self._prospect_texts.clear()
         total = result.findtext("total_results")
         if total is not None:
             info.total_results = _integer(total, None, "total_results")
@@ -136,25 +144,19 @@ class OpportunityBatch:
 
     def add_opportunity(self, element: etree._Element) -> Added:
         """Gather one ``<opportunity>`` (from a query page or a read) with its children."""
-        row: Row = {}
-        nested: dict[str, etree._Element] = {}
-        for child in element:
-            tag = child.tag
-            if not isinstance(tag, str):
-                continue  # comments, processing instructions
-            if tag in _NESTED_CONTAINERS:
-                nested[tag] = child
-            else:
-                row[tag] = _text(child)
+        row = _flat_row(element)
+        nested = {tag: row.pop(tag) for tag in _NESTED_CONTAINERS.intersection(row)}
         opportunity_id = _integer(row.get("id"), None, "opportunities.id")
-        campaign = nested.get("campaign")
-        activities = nested.get("opportunity_activities")
+        activities = element.find("opportunity_activities") if nested else None
         try:
-            if campaign is not None:
-                row["campaign_id"] = self._add_campaign(campaign, opportunity_id)
-            prospects = nested.get("prospects")
-            if prospects is not None:
-                self._add_links(prospects, opportunity_id)
+            for tag in nested:
+                child = element.find(tag)
+                if child is None:
+                    continue
+                if tag == "campaign":
+                    row["campaign_id"] = self._add_campaign(child, opportunity_id)
+                elif tag == "prospects":
+                    self._add_links(child, opportunity_id)
             if activities is not None:
                 self._add_activity_elements(activities, opportunity_id)
         except DataError:
@@ -221,6 +223,8 @@ class OpportunityBatch:
         self._opportunity_ids = [self._opportunity_ids[i] for i in kept]
         self._campaigns = self._without(CAMPAIGNS.name, self._campaigns, opportunity_id)
         self._prospects = self._without(PROSPECTS.name, self._prospects, opportunity_id)
+        self._campaign_texts = {row["id"] for row in self._campaigns.values()}
+        self._prospect_texts = {row["id"] for row in self._prospects.values()}
         for name, rows in (
             (OPPORTUNITY_PROSPECTS.name, self._links),
             (VISITOR_ACTIVITIES.name, self._activities),
@@ -263,25 +267,32 @@ class OpportunityBatch:
         return tables
 
     def _add_campaign(self, element: etree._Element, opportunity_id: int) -> str | None:
-        """Gather a nested ``<campaign>``; return its id text for the referring row."""
-        row = _flat_row(element)
-        if row.get("id") is None:
-            return None
-        campaign_id = _integer(row["id"], opportunity_id, "campaigns.id")
+        """Gather a nested ``<campaign>``; return its id text for the referring row.
+
+        The same campaign comes with most opportunities and activities of a page: it is
+        read once a page.
+        """
+        id_text = element.findtext("id")
+        if id_text is None or id_text in self._campaign_texts:
+            return id_text or None
+        campaign_id = _integer(id_text, opportunity_id, "campaigns.id")
+        self._campaign_texts.add(id_text)
         if campaign_id not in self._campaigns:
             self._owners[CAMPAIGNS.name].append(opportunity_id)
-        self._campaigns[campaign_id] = row
-        return row["id"]
+        self._campaigns[campaign_id] = _flat_row(element)
+        return id_text
 
     def _add_links(self, element: etree._Element, opportunity_id: int) -> None:
         linked = 0
         for prospect in element.iterchildren("prospect"):
-            row = _flat_row(prospect)
-            prospect_id = _integer(row.get("id"), opportunity_id, "prospects.id")
-            if prospect_id not in self._prospects:
-                self._owners[PROSPECTS.name].append(opportunity_id)
-            self._prospects[prospect_id] = row
-            self._link(opportunity_id, row["id"], unlinked=False)
+            id_text = prospect.findtext("id")
+            if id_text not in self._prospect_texts:
+                prospect_id = _integer(id_text, opportunity_id, "prospects.id")
+                self._prospect_texts.add(id_text)
+                if prospect_id not in self._prospects:
+                    self._owners[PROSPECTS.name].append(opportunity_id)
+                self._prospects[prospect_id] = _flat_row(prospect)
+            self._link(opportunity_id, str(id_text), unlinked=False)
             linked += 1
         if not linked:
             self._link(opportunity_id, "0", unlinked=True)
@@ -298,31 +309,51 @@ class OpportunityBatch:
 
     def _add_activity_elements(self, element: etree._Element, opportunity_id: int) -> int:
         count = 0
+        owner = str(opportunity_id)
         for activity in element.iterchildren("visitor_activity"):
-            row = _flat_row(activity, keep_nested=False)
-            campaign = activity.find("campaign")
-            if campaign is not None:
-                row["campaign_id"] = self._add_campaign(campaign, opportunity_id)
-            row["opportunity_id"] = str(opportunity_id)
+            row = _flat_row(activity)
+            if "campaign" in row:
+                del row["campaign"]
+                campaign = activity.find("campaign")
+                if campaign is not None:
+                    row["campaign_id"] = self._add_campaign(campaign, opportunity_id)
+            row["opportunity_id"] = owner
             self._activities.append(row)
             self._owners[VISITOR_ACTIVITIES.name].append(opportunity_id)
             count += 1
         return count
 
 
-def _text(element: etree._Element) -> str | None:
-    """Text of a leaf element (None when empty); a nested unknown element as XML."""
-    if len(element):
-        return etree.tostring(element, encoding="unicode")
-    return element.text or None
+_UNKNOWN_NESTING = etree.XPath(
+    "opportunity/*[*][not(self::campaign or self::prospects or self::opportunity_activities)]"
+    " | opportunity/campaign/*[*]"
+    " | opportunity/prospects/prospect/*[*]"
+    " | opportunity/opportunity_activities/visitor_activity/*[*][not(self::campaign)]"
+    " | opportunity/opportunity_activities/visitor_activity/campaign/*[*]"
+)
 
 
-def _flat_row(element: etree._Element, *, keep_nested: bool = True) -> Row:
-    return {
-        child.tag: _text(child)
-        for child in element
-        if isinstance(child.tag, str) and (keep_nested or not len(child))
-    }
+def _flatten_unknown_nesting(result: etree._Element) -> None:
+    """Turn nested elements Pardot may add into text (their XML), so nothing is dropped.
+
+    One XPath per page, in C; the tree is ours to change. Rare, so cheap.
+    """
+    for element in cast(list[etree._Element], _UNKNOWN_NESTING(result)):
+        xml = etree.tostring(element, encoding="unicode", with_tail=False)
+        for child in list(element):
+            element.remove(child)
+        element.text = xml
+
+
+def _flat_row(element: etree._Element) -> Row:
+    """Tag -> text of an element's children: the hot loop, kept to one comprehension.
+
+    Comments and processing instructions are skipped in C (``iterchildren`` filtered
+    by element type). A child with children of its own yields its whitespace text here;
+    the known containers are read separately, and ``_flatten_unknown_nesting`` has
+    turned any unknown one into text first.
+    """
+    return {child.tag: child.text for child in element.iterchildren(_ELEMENT)}
 
 
 def _integer(text: str | None, opportunity_id: int | None, field_name: str) -> int:

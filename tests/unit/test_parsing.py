@@ -79,7 +79,7 @@ def test_full_page_fills_the_five_tables_with_typed_values() -> None:
     assert schema.field("value").type == pa.float64()
 
     campaigns = {row["id"]: row for row in rows(tables["campaigns"])}
-    assert campaigns[3]["name"] == "Google Buyer's Guide (renamed)", "last seen wins"
+    assert campaigns[3]["name"] == "Google Buyer's Guide", "one response, read once"
     assert campaigns[4] == {"id": 4, "name": "Webinar", "cost": 12.5}
 
     prospects = {row["id"]: row for row in rows(tables["prospects"])}
@@ -249,3 +249,24 @@ def test_a_bad_child_never_leaves_half_an_opportunity() -> None:
     batch.add_result(result_of(page(bad_child)))
     tables = batch.build()
     assert set(tables) == {"rejected_rows"}
+
+
+def test_a_later_page_showing_a_campaign_renamed_wins() -> None:
+    batch = OpportunityBatch("UTC")
+    for opportunity_id, name in ((1, "Old"), (2, "New")):
+        batch.add_result(
+            result_of(
+                page(f"<id>{opportunity_id}</id><campaign><id>3</id><name>{name}</name></campaign>")
+            )
+        )
+    assert rows(batch.build()["campaigns"]) == [{"id": 3, "name": "New", "cost": None}]
+
+
+def test_unknown_nested_elements_are_kept_as_their_xml() -> None:
+    batch = OpportunityBatch("UTC")
+    batch.add_result(
+        result_of(page("<id>4</id><custom><a>1</a><!-- c --><b/></custom><name>n</name>"))
+    )
+    row = rows(batch.build()["opportunities"])[0]
+    assert row["custom"] == "<custom><a>1</a><!-- c --><b/></custom>"
+    assert row["name"] == "n"
