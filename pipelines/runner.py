@@ -30,6 +30,7 @@ from sources.pardot.errors import (
 from sources.pardot.schema import TABLES_BY_NAME
 
 from .delta_links import reconcile_links, stamped_loads
+from .views import create_views
 
 DEFAULT_DUCKDB_FILE: Final = "pardot_sync.duckdb"
 """Not ``pardot.duckdb``: DuckDB cannot bind a dataset named like its database file."""
@@ -117,6 +118,7 @@ def run_sync(
             pipeline.run(source, table_format=table_format)  # type: ignore[arg-type]  # None = default
         if delta:
             reconcile_links(pipeline)
+        _create_views(pipeline)
     except Exception as exc:
         report.outcome, report.error = "error", _root_cause(exc)
     summary.seconds = round(time.monotonic() - started, 3)
@@ -124,6 +126,14 @@ def run_sync(
     if pipeline is not None:
         _remember(pipeline, summary)
     return summary
+
+
+def _create_views(pipeline: dlt.Pipeline) -> None:
+    """Analysts' views after every load that got through; a failure is only logged."""
+    try:
+        create_views(pipeline)
+    except Exception as exc:
+        logger.warning("could not create the analysts' views: %s", exc)
 
 
 LAST_RUN_KEY: Final = "pardot_last_run"

@@ -69,6 +69,11 @@ def test_first_incremental_and_full_sweep_equal_ground_truth(live: Harness, targ
         assert_matches_ground_truth(target.warehouse(), live.emulator, removed={ids[1]})
     else:
         assert_matches_ground_truth(target.warehouse(), live.emulator, deleted={ids[1]})
+        # the analysts' views exist on every SQL destination
+        warehouse = target.warehouse()
+        live_count = warehouse.query("select count(*) from opportunities where not is_deleted")
+        assert warehouse.query("select count(*) from current_opportunities") == live_count
+        assert warehouse.query("select sum(opportunities) from pipeline_by_stage") == live_count
 
 
 def first_link_of(harness: Harness, opportunity_id: int) -> tuple[int, int]:
