@@ -61,9 +61,16 @@ def typed_array(values: Sequence[Any] | pa.Array, kind: Kind, timezone: str) -> 
     try:
         if kind == "timestamp":
             return _utc_timestamps(text, timezone)
-        return pc.cast(text, ARROW_TYPES[kind])
+        typed = pc.cast(text, ARROW_TYPES[kind])
     except pa.ArrowInvalid as exc:
         raise _locate_failure(text.to_pylist(), kind) from exc
+    if kind == "double":
+        # "1E400", "inf" and "nan" cast without complaint; none is an amount of money.
+        finite = pc.fill_null(pc.is_finite(typed), True)
+        if not pc.all(finite).as_py():
+            index = pc.indices_nonzero(pc.invert(finite))[0].as_py()
+            raise CastFailure(index, str(text[index].as_py()), "not a finite number")
+    return typed
 
 
 def _utc_timestamps(text: pa.Array, timezone: str) -> pa.Array:

@@ -134,6 +134,8 @@ class OpportunityBatch:
                 added = self.add_opportunity(element)
             except DataError as error:
                 if not self.reject_bad_rows:
+                    for opportunity_id in info.ids:  # a page goes in whole or not at all
+                        self._drop(opportunity_id)
                     raise
                 self._reject(error)
                 continue
