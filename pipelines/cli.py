@@ -12,9 +12,13 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
+
+import dlt
 
 from .progress import ProgressLine
 from .runner import RunSummary, default_destination, run_sync
+from .units import Unit, run_units
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_demo(opportunities=args.opportunities, seed=args.seed, database=args.database)
     if args.command == "status":
         return _status(args)
+    units = configured_units(args.business_unit)
+    if units:
+        return _run_units(args, units)
     progress = ProgressLine()
     try:
         summary = run_sync(
@@ -45,6 +52,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         progress.close()
     return report(summary)
+
+
+def configured_units(given: Sequence[str] | None) -> list[Unit]:
+    """``--business-unit`` ids, else ``business_unit_ids`` from ``[sources.pardot]``."""
+    ids: Any = list(given or []) or dlt.config.get("sources.pardot.business_unit_ids")
+    if isinstance(ids, str):  # an environment variable: a TOML/JSON list or commas
+        text = ids.strip()
+        ids = json.loads(text) if text.startswith("[") else text.split(",")
+    return [Unit.from_id(str(i)) for i in ids or [] if str(i).strip()]
+
+
+def _run_units(args: argparse.Namespace, units: list[Unit]) -> int:
+    """One run per business unit, each into its own dataset and pipeline."""
+    _, total = run_units(
+        units,
+        destination=lambda: default_destination(args.destination),
+        dataset_prefix=args.dataset_name,
+        pipeline_prefix=args.pipeline_name,
+        on_unit=report,
+        force_full_sweep=args.full_sweep,
+        table_format=args.table_format,
+    )
+    if total.failed:
+        print(f"pardot-sync: units not complete: {', '.join(total.failed)}", file=sys.stderr)
+    print(total.to_json(), flush=True)
+    return total.exit_code
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -84,6 +117,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--destination", default="duckdb", help="dlt destination (default duckdb)")
     run.add_argument("--dataset-name", default="pardot")
     run.add_argument("--pipeline-name", default="pardot")
+    run.add_argument(
+        "--business-unit",
+        action="append",
+        metavar="ID",
+        help="sync this business unit into <dataset-name>_<id>; repeat for several "
+        "(default: business_unit_ids in [sources.pardot], else the one business_unit_id)",
+    )
     run.add_argument(
         "--table-format",
         choices=["delta"],
