@@ -11,13 +11,17 @@ def test_sixth_concurrent_request_gets_66() -> None:
     import httpx
 
     emu = make(opportunities=5)
-    emu.set_faults(FaultConfig(latency_seconds=1.0))
+    # Long enough that all eight are in flight together even on a loaded machine; the
+    # barrier releases them at once.
+    emu.set_faults(FaultConfig(latency_seconds=2.5))
     codes: list[int | None] = []
     lock = threading.Lock()
+    start = threading.Barrier(8)
     with running_server(emu) as base:
 
         def one() -> None:
-            with httpx.Client(base_url=base, headers=HEADERS, timeout=10) as c:
+            with httpx.Client(base_url=base, headers=HEADERS, timeout=20) as c:
+                start.wait()
                 code = err_code(
                     xml(c.get("/api/opportunity/version/3/do/query", params={"limit": 1}))
                 )
