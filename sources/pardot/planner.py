@@ -50,7 +50,8 @@ class Scan:
     kind: ScanKind
     created_after: str | None
     """Pardot's local time, ``YYYY-MM-DD HH:MM:SS``; None for no date filter."""
-    id_greater_than: int | None
+    ranges: tuple[tuple[int | None, int | None], ...]
+    """Id ranges still to read, ``lo < id < hi`` (None: unbounded)."""
     started: datetime
     """When this scan began; for a resumed sweep, when its first part began."""
     seen_before: pa.Array = field(default_factory=lambda: pa.array([], pa.int64()))
@@ -108,24 +109,26 @@ class SyncState:
         self.state["known_ids"] = encode_ids(ids)
 
     def unfinished_sweep(self) -> Scan | None:
-        """A sweep that an earlier run began and could not finish, to resume."""
+        """A scan that an earlier run began and could not finish, to resume."""
         saved = self.state.get("unfinished_sweep")
         if not saved:
             return None
         return Scan(
             saved["kind"],
             saved["created_after"],
-            saved["after_id"],
+            tuple((lo, hi) for lo, hi in saved["ranges"]),
             datetime.fromisoformat(saved["started"]),
             decode_ids(saved["seen"]),
         )
 
-    def save_unfinished_sweep(self, scan: Scan, after_id: int | None, seen: pa.Array) -> None:
-        """Remember how far an interrupted sweep got, so the next run goes on from there."""
+    def save_unfinished_sweep(
+        self, scan: Scan, ranges: list[tuple[int | None, int | None]], seen: pa.Array
+    ) -> None:
+        """Remember what an interrupted scan has left to read, so the next run goes on."""
         self.state["unfinished_sweep"] = {
             "kind": scan.kind,
             "created_after": scan.created_after,
-            "after_id": after_id,
+            "ranges": [list(span) for span in ranges],
             "started": scan.started.isoformat(),
             "seen": encode_ids(seen),
         }
@@ -160,14 +163,14 @@ def plan_scan(
     if unfinished is not None and not (force_full and unfinished.kind != "full"):
         return unfinished
     if force_full or state.last_id is None or _due(state, "full", now, settings):
-        return Scan("full", _start(settings), None, now)
+        return Scan("full", _start(settings), ((None, None),), now)
     if _due(state, "recent", now, settings):
         local_now = now.astimezone(ZoneInfo(settings.timezone)).replace(tzinfo=None)
         window = local_now - timedelta(days=settings.recent_sweep_days)
         start = _start(settings)
         after = window.strftime(PARDOT_TIMESTAMP_FORMAT)
-        return Scan("recent", max(after, start) if start else after, None, now)
-    return Scan("new", _new_created_after(state), state.last_id, now)
+        return Scan("recent", max(after, start) if start else after, ((None, None),), now)
+    return Scan("new", _new_created_after(state), ((state.last_id, None),), now)
 
 
 def _due(state: SyncState, kind: ScanKind, now: datetime, settings: SyncSettings) -> bool:

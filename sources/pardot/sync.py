@@ -36,14 +36,13 @@ from lxml import etree
 from .client import PardotClient
 from .config import SyncSettings
 from .errors import DailyLimitError, NotFoundError, PardotError
+from .fetch import Fetched, IdRange, fetch_pages
 from .parsing import OpportunityBatch, PageInfo
 from .planner import Scan, SyncState, local_day, plan_scan
 from .schema import OPPORTUNITIES, OPPORTUNITY_PROSPECTS, UNLINK_MARKER, UTC_TIMESTAMP
 
 logger = logging.getLogger(__name__)
 
-MAX_PAGES: Final = 1_000_000
-"""Hard cap of one scan's pages: 200 million opportunities, far beyond any account."""
 DELETE_CHUNK: Final = 1_000
 """Deleted opportunities read back from the warehouse per query."""
 
@@ -80,12 +79,31 @@ class _Run:
     report: SyncReport
     progress: Progress | None
     batch: OpportunityBatch
+    scan: Scan
+    ranges: list[IdRange] = field(default_factory=list)
+    """The scan's id ranges; ``fetch_pages`` may split the first one."""
     loaded: array[int] = field(default_factory=lambda: array("q"))
     """Ids of the opportunities handed out by this run."""
     pending: list[int] = field(default_factory=list)
-    pending_cursor: tuple[int | None, str | None] = (None, None)
-    flushed_id: int | None = None
-    """Last id of the last page handed out: where an interrupted sweep resumes."""
+    pending_pages: list[tuple[int, int | None, bool]] = field(default_factory=list)
+    """(range, last id, range finished) of the pages gathered since the last flush."""
+    pending_top: tuple[int, str | None] | None = None
+    top: tuple[int, str | None] | None = None
+    """Largest id handed out by this run, with its ``created_at``: the next cursor."""
+    frontier: dict[int, int | None] = field(default_factory=dict)
+    """Per range, the last id handed out: where an interrupted scan resumes."""
+    finished: set[int] = field(default_factory=set)
+    flushed_any: bool = False
+
+    def remaining(self) -> list[tuple[int | None, int | None]]:
+        """The id ranges this scan has not handed out yet."""
+        if not self.flushed_any:
+            return list(self.scan.ranges)
+        return [
+            (self.frontier.get(index, span.lo), span.hi)
+            for index, span in enumerate(self.ranges)
+            if index not in self.finished
+        ]
 
 
 def sync_opportunities(
@@ -113,37 +131,34 @@ def sync_opportunities(
             deleted ones without losing their columns (not needed with ``hard_delete``).
     """
     started = now or datetime.now(UTC)
-    batch = OpportunityBatch(settings.timezone, reject_bad_rows=settings.reject_bad_rows)
-    run = _Run(client, settings, SyncState(state), report, progress, batch)
+    sync_state = SyncState(state)
     today = local_day(started, settings.timezone)
     if settings.daily_request_budget is not None:
-        used = run.state.requests_today(today)
+        used = sync_state.requests_today(today)
         client.limit_requests(max(settings.daily_request_budget - used, 0))
-    scan = plan_scan(run.state, settings, started, force_full=force_full_sweep)
-    run.flushed_id = scan.id_greater_than
+    scan = plan_scan(sync_state, settings, started, force_full=force_full_sweep)
+    batch = OpportunityBatch(settings.timezone, reject_bad_rows=settings.reject_bad_rows)
+    run = _Run(client, settings, sync_state, report, progress, batch, scan)
+    run.ranges = [IdRange(lo, hi) for lo, hi in scan.ranges]
     report.scan = scan.kind
-    logger.info(
-        "scan %s (created_after=%s, id_greater_than=%s)",
-        scan.kind,
-        scan.created_after,
-        scan.id_greater_than,
-    )
+    logger.info("scan %s (created_after=%s, ranges=%s)", scan.kind, scan.created_after, scan.ranges)
     try:
-        for info in _pages(run, scan):
-            run.pending.extend(info.ids)
-            run.pending_cursor = (info.last_id, info.last_created_at)
-            report.pages += 1
-            report.opportunities += info.count
-            report.requests = client.request_count
-            if progress:
-                progress(report)
+        for fetched in fetch_pages(
+            client,
+            _query_params(settings, scan),
+            run.ranges,
+            page_size=settings.page_size,
+            workers=settings.max_concurrency,
+        ):
+            _gather(run, fetched)
             if len(run.batch) >= settings.batch_size:
                 yield from _flush(run)
         yield from _flush(run)
+        if run.top is not None:
+            run.state.advance(*run.top)
         if scan.kind == "full":
             yield from _deletes(run, scan, read_loaded)
-        if scan.kind != "new":
-            run.state.finish_sweep(scan)
+        run.state.finish_sweep(scan)
         report.outcome = "complete"
     except DailyLimitError as exc:
         logger.warning("stopping early: %s", exc)
@@ -158,21 +173,66 @@ def sync_opportunities(
         loaded = pa.array(run.loaded, pa.int64())
         if report.outcome != "complete" or scan.kind != "full":
             run.state.known_ids = pa.concat_arrays([run.state.known_ids, loaded])
-        if report.outcome != "complete" and scan.kind != "new":
-            seen = pa.concat_arrays([scan.seen_before, loaded])
-            run.state.save_unfinished_sweep(scan, run.flushed_id, seen)
+        if report.outcome != "complete":
+            seen = (
+                pa.concat_arrays([scan.seen_before, loaded]) if scan.kind == "full" else loaded[:0]
+            )
+            run.state.save_unfinished_sweep(scan, run.remaining(), seen)
+
+
+def _query_params(settings: SyncSettings, scan: Scan) -> dict[str, str | int]:
+    params: dict[str, str | int] = {
+        "sort_by": "id",
+        "sort_order": "ascending",
+        "limit": settings.page_size,
+        "output": "full",
+    }
+    if scan.created_after is not None:
+        params["created_after"] = scan.created_after
+    return params
+
+
+def _gather(run: _Run, fetched: Fetched) -> None:
+    """Add one fetched page to the batch (in this thread) and note its progress."""
+    info = run.batch.add_result(fetched.result)
+    _check_order(info, fetched.after)
+    settings = run.settings
+    if settings.fetch_activities_by_read and info.ids and not info.carries_activities:
+        _read_activities(run, info.ids)
+    run.pending.extend(info.ids)
+    run.pending_pages.append((fetched.range_index, fetched.last_id, fetched.finished))
+    if info.last_id is not None and (run.pending_top is None or info.last_id > run.pending_top[0]):
+        run.pending_top = (info.last_id, info.last_created_at)
+    report = run.report
+    report.pages += 1
+    report.opportunities += len(info.ids)
+    report.requests = run.client.request_count
+    if run.progress:
+        run.progress(report)
 
 
 def _flush(run: _Run) -> Iterator[tuple[str, pa.Table]]:
-    if not len(run.batch):
+    if not len(run.batch) and not run.pending_pages:
         return
     for name, table in run.batch.build().items():
         _count_rows(run.report, name, table)
         yield name, table
     run.loaded.extend(run.pending)
     run.pending.clear()
-    run.state.advance(*run.pending_cursor)
-    run.flushed_id = run.pending_cursor[0]
+    for index, last_id, finished in run.pending_pages:
+        if last_id is not None:
+            run.frontier[index] = last_id
+        if finished:
+            run.finished.add(index)
+    run.pending_pages.clear()
+    run.flushed_any = True
+    if run.pending_top is not None and (run.top is None or run.pending_top[0] > run.top[0]):
+        run.top = run.pending_top
+    run.pending_top = None
+    if len(run.ranges) == 1 and run.top is not None:
+        # One range arrives in id order: the cursor may follow every batch. Ranges read
+        # side by side arrive out of order: the cursor moves when the scan completes.
+        run.state.advance(*run.top)
 
 
 def _count_rows(report: SyncReport, name: str, table: pa.Table) -> None:
@@ -251,49 +311,14 @@ def _unlink_all(ids: list[int]) -> pa.Table:
     )
 
 
-def _pages(run: _Run, scan: Scan) -> Iterator[PageInfo]:
-    """Keyset paging: an explicit, bounded loop that stops on a short page."""
-    settings = run.settings
-    params: dict[str, str | int] = {
-        "sort_by": "id",
-        "sort_order": "ascending",
-        "limit": settings.page_size,
-        "output": "full",
-    }
-    if scan.created_after is not None:
-        params["created_after"] = scan.created_after
-    last_id = scan.id_greater_than
-    for _ in range(MAX_PAGES):
-        if last_id is not None:
-            params["id_greater_than"] = last_id
-        result = run.client.query(**params)
-        info = run.batch.add_result(result)
-        _check_order(info, last_id)
-        if settings.fetch_activities_by_read and info.count and not info.carries_activities:
-            _read_activities(run, info.ids)
-        yield info
-        if _is_last_page(info, settings.page_size):
-            return
-        last_id = info.last_id
-    raise PardotError(f"stopped after {MAX_PAGES} pages: the id cursor never reached the end")
-
-
-def _is_last_page(info: PageInfo, page_size: int) -> bool:
-    if info.count < page_size:
-        return True
-    # total_results counts the rows matching this query, this page included: when the
-    # page holds them all, asking again would only return an empty page.
-    return info.total_results is not None and info.total_results <= info.count
-
-
-def _check_order(info: PageInfo, last_id: int | None) -> None:
-    """Keyset paging is only exact if every page is sorted by id and past the cursor."""
+def _check_order(info: PageInfo, after: int | None) -> None:
+    """Keyset paging is only exact if every page is sorted by id, past its cursor."""
     ids = info.ids
-    floor = -1 if last_id is None else last_id
-    if ids and (ids[0] <= floor or any(a >= b for a, b in pairwise(ids))):
+    low = -1 if after is None else after
+    if ids and (ids[0] <= low or any(a >= b for a, b in pairwise(ids))):
         raise PardotError(
             "Pardot returned a page not sorted by id ascending after the cursor "
-            f"(id_greater_than={last_id}, first ids {ids[:3]}); refusing to page on it"
+            f"(id_greater_than={after}, first ids {ids[:3]}); refusing to page on it"
         )
 
 

@@ -27,16 +27,16 @@ def state_after_first_run() -> SyncState:
 def test_first_run_is_a_full_sweep_from_start_date() -> None:
     settings = SyncSettings.from_values(timezone="America/New_York", start_date="2024-01-01")
     scan = plan_scan(SyncState({}), settings, NOW)
-    assert (scan.kind, scan.created_after, scan.id_greater_than) == (
+    assert (scan.kind, scan.created_after, scan.ranges) == (
         "full",
         "2023-12-31 23:59:59",
-        None,
+        ((None, None),),
     )
 
 
 def test_nothing_due_means_new_opportunities_after_the_cursor() -> None:
     scan = plan_scan(state_after_first_run(), SyncSettings(), NOW + timedelta(minutes=5))
-    assert (scan.kind, scan.id_greater_than) == ("new", 500)
+    assert (scan.kind, scan.ranges) == ("new", ((500, None),))
     assert scan.created_after == "2024-05-31 07:59:00", "one day of margin, local time"
 
 
@@ -46,7 +46,7 @@ def test_recent_and_full_sweeps_come_due_on_their_cadence() -> None:
     recent = plan_scan(state, settings, NOW + timedelta(minutes=61))
     assert recent.kind == "recent"
     assert recent.created_after == "2024-05-02 09:01:00", "30 days before now, local"
-    assert recent.id_greater_than is None
+    assert recent.ranges == ((None, None),)
     state.mark_swept("recent", NOW + timedelta(minutes=61))
     assert plan_scan(state, settings, NOW + timedelta(minutes=70)).kind == "new"
     assert plan_scan(state, settings, NOW + timedelta(hours=24)).kind == "full"

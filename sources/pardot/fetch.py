@@ -1,0 +1,230 @@
+"""Keyset paging over id ranges, sequential or concurrent within Pardot's limit.
+
+A scan reads ``do/query`` sorted by id ascending, moving ``id_greater_than`` to the last
+id of each page (never ``offset``, whose pages shift when rows are added or deleted) and
+stopping on a short page, or when ``total_results`` says the page held everything.
+
+Against the real API a request takes hundreds of milliseconds, so a large scan is split:
+after the first page (which alone decides whether there is more: a run with nothing new
+costs one request), one more request finds the largest id, the id span is cut into
+ranges (``id_greater_than`` + ``id_less_than``), and ``max_concurrency`` workers take
+ranges from a queue, so a dense range does not hold the others up. Each range costs
+ceil(rows/200) requests; the split costs the probe and at most one short page per range.
+
+Workers only fetch (lxml parses with the GIL released); the caller gathers pages into
+its batch in one thread. Pages come back in any order, each labelled with its range.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Final
+
+from lxml import etree
+
+from .client import PardotClient
+from .errors import PardotError
+
+MAX_PAGES: Final = 1_000_000
+"""Hard cap of one range's pages: 200 million opportunities, far beyond any account."""
+PAGES_PER_RANGE: Final = 100
+"""A split aims at ranges of about this many pages: more ranges balance better, but
+each may end on a short page (one request of overhead)."""
+
+
+@dataclass
+class IdRange:
+    """Ids ``lo < id < hi``; None means unbounded."""
+
+    lo: int | None
+    hi: int | None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One page of one range."""
+
+    range_index: int
+    after: int | None
+    """The ``id_greater_than`` this page was asked with."""
+    result: etree._Element
+    last_id: int | None
+    finished: bool
+    """This page ended its range."""
+
+
+def _page_facts(result: etree._Element) -> tuple[int, int | None, int | None]:
+    """(elements, last id, total_results) of a page, cheaply and without typing rows."""
+    elements = result.findall("opportunity")
+    total = result.findtext("total_results")
+    last = elements[-1].findtext("id") if elements else None
+    try:
+        return (
+            len(elements),
+            int(last) if last is not None else None,
+            int(total) if total is not None else None,
+        )
+    except ValueError:
+        raise PardotError(f"page with a non-integer id or total ({last!r}, {total!r})") from None
+
+
+def _is_last_page(count: int, total: int | None, page_size: int) -> bool:
+    if count < page_size:
+        return True
+    # total_results counts the rows matching this query, this page included: when the
+    # page holds them all, asking again would only return an empty page.
+    return total is not None and total <= count
+
+
+def _query(client: PardotClient, params: dict[str, str | int], span: IdRange) -> etree._Element:
+    query = dict(params)
+    if span.lo is not None:
+        query["id_greater_than"] = span.lo
+    if span.hi is not None:
+        query["id_less_than"] = span.hi
+    return client.query(**query)
+
+
+def fetch_pages(
+    client: PardotClient,
+    params: dict[str, str | int],
+    ranges: list[IdRange],
+    *,
+    page_size: int,
+    workers: int,
+) -> Iterator[Fetched]:
+    """Page through ``ranges``; yield every page, labelled with its range.
+
+    A single range whose first page is not the last is replaced in ``ranges`` (in
+    place) by what is left of it after that page, split when that is worth it; the
+    first page comes labelled 0 before that. The caller tracks progress per range.
+
+    Args:
+        client: the Pardot client (thread-safe; it enforces the concurrency limit).
+        params: query parameters shared by every request (sort, output, filters).
+        ranges: id ranges still to read; a single unbounded range may be split.
+        page_size: rows per request.
+        workers: requests in flight at most.
+    """
+    if len(ranges) == 1 and workers > 1:
+        first = _query(client, params, ranges[0])
+        count, last_id, total = _page_facts(first)
+        finished = _is_last_page(count, total, page_size)
+        yield Fetched(0, ranges[0].lo, first, last_id, finished)
+        if finished:
+            return
+        rest = IdRange(last_id, ranges[0].hi)
+        ranges[:] = _split(client, params, rest, total, page_size, workers) or [rest]
+    if workers == 1 or len(ranges) == 1:
+        for index, span in enumerate(ranges):
+            yield from _sequential(client, params, index, span, page_size)
+        return
+    yield from _concurrent(client, params, ranges, page_size, workers)
+
+
+def _split(
+    client: PardotClient,
+    params: dict[str, str | int],
+    span: IdRange,
+    total: int | None,
+    page_size: int,
+    workers: int,
+) -> list[IdRange] | None:
+    """Cut what is left of ``span`` into ranges, or None when it is not worth it."""
+    remaining = None if total is None else total - page_size
+    pages = None if remaining is None else -(-remaining // page_size)
+    if pages is not None and pages < 2 * workers:
+        return None
+    probe = dict(params, sort_order="descending", limit=1, output="bulk")
+    probe.pop("id_greater_than", None)
+    top = _query(client, probe, IdRange(span.lo, span.hi))
+    _, highest, _ = _page_facts(top)
+    if highest is None or span.lo is None or highest <= span.lo:
+        return None
+    count = max(workers, min(4 * workers, (pages or 0) // PAGES_PER_RANGE))
+    width = -(-(highest - span.lo) // count)
+    starts = [span.lo + i * width for i in range(count) if span.lo + i * width < highest]
+    # Range i holds starts[i] < id <= starts[i+1]; id_less_than is exclusive, hence +1.
+    # The last range stays open above, for opportunities created since the probe.
+    pieces = [IdRange(lo, nxt + 1) for lo, nxt in pairwise(starts)]
+    pieces.append(IdRange(starts[-1], span.hi))
+    return pieces
+
+
+def _sequential(
+    client: PardotClient,
+    params: dict[str, str | int],
+    index: int,
+    span: IdRange,
+    page_size: int,
+) -> Iterator[Fetched]:
+    cursor = IdRange(span.lo, span.hi)
+    for _ in range(MAX_PAGES):
+        after = cursor.lo
+        result = _query(client, params, cursor)
+        count, last_id, total = _page_facts(result)
+        finished = _is_last_page(count, total, page_size)
+        if last_id is not None:
+            cursor.lo = last_id
+        yield Fetched(index, after, result, last_id, finished)
+        if finished:
+            return
+    raise PardotError(f"stopped after {MAX_PAGES} pages: the id cursor never reached the end")
+
+
+def _concurrent(
+    client: PardotClient,
+    params: dict[str, str | int],
+    ranges: list[IdRange],
+    page_size: int,
+    workers: int,
+) -> Iterator[Fetched]:
+    """Workers take ranges from a queue; pages (or the first error) come back here."""
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for index in range(len(ranges)):
+        todo.put(index)
+    done: queue.Queue[Fetched | BaseException | None] = queue.Queue(maxsize=4 * workers)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    index = todo.get_nowait()
+                except queue.Empty:
+                    return
+                for page in _sequential(client, params, index, ranges[index], page_size):
+                    if stop.is_set():
+                        return
+                    done.put(page)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            done.put(exc)
+        finally:
+            done.put(None)
+
+    threads = [
+        threading.Thread(target=work, name=f"pardot-fetch-{i}", daemon=True)
+        for i in range(min(workers, len(ranges)))
+    ]
+    for thread in threads:
+        thread.start()
+    running = len(threads)
+    try:
+        while running:
+            item = done.get()
+            if item is None:
+                running -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        stop.set()
+        while any(thread.is_alive() for thread in threads):
+            with contextlib.suppress(queue.Empty):  # unblock workers handing over a page
+                done.get(timeout=0.05)

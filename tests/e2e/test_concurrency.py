@@ -1,0 +1,56 @@
+"""Large scans read id ranges side by side within Pardot's limit of 5 in flight."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from sources.pardot_emulator import EmulatorConfig, FaultConfig
+
+from .conftest import start_harness
+from .truth import assert_matches_ground_truth
+
+
+def test_a_backfill_reads_ranges_concurrently_without_a_single_66(
+    isolated_environment: Path,
+) -> None:
+    config = EmulatorConfig(opportunities=3000, seed=41, id_gap=7, realtime_clock=False)
+    for harness in start_harness(isolated_environment, config):
+        harness.emulator.set_faults(FaultConfig(latency_seconds=0.02))
+        summary = harness.run(max_concurrency=5)
+        assert summary.exit_code == 0, summary.message
+        log = harness.emulator.request_log
+        assert not [r for r in log if r.error_code == 66], "the gate never answered 66"
+        live = summary.opportunities
+        floor = math.ceil(live / 200)
+        # first page + largest-id probe + at most one short page per range (5 ranges)
+        assert floor < len(log) <= floor + 1 + 5
+        ranges = {r.params.get("id_less_than") for r in log}
+        assert len(ranges) > 2, "the id span was split into ranges"
+        assert_matches_ground_truth(harness.warehouse(), harness.emulator)
+        again = harness.run(max_concurrency=5)
+        assert (again.scan, again.requests) == ("new", 1)
+
+
+def test_a_split_scan_stopped_at_the_limit_resumes_only_its_unfinished_ranges(
+    isolated_environment: Path,
+) -> None:
+    config = EmulatorConfig(opportunities=3000, seed=42, daily_limit=7, realtime_clock=False)
+    for harness in start_harness(isolated_environment, config):
+        first = harness.run(max_concurrency=4)
+        assert first.exit_code == 75, first.message
+        loaded = harness.warehouse().count("opportunities")
+        assert 0 < loaded < first.opportunities + 1
+        total_requests = len(harness.emulator.request_log)
+        for _ in range(5):
+            harness.emulator.advance_clock(days=1)
+            summary = harness.run(max_concurrency=4)
+            total_requests += len(harness.emulator.request_log)
+            if summary.exit_code == 0:
+                break
+            assert summary.exit_code == 75, summary.message
+        assert summary.exit_code == 0, summary.message
+        assert_matches_ground_truth(harness.warehouse(), harness.emulator)
+        live = harness.warehouse().count("opportunities")
+        refused = 6  # one 122 per stopped day, at most
+        assert total_requests <= math.ceil(live / 200) + 2 + 4 * 6 + refused
