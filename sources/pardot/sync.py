@@ -35,7 +35,7 @@ from lxml import etree
 
 from .client import PardotClient
 from .config import SyncSettings
-from .errors import DailyLimitError, NotFoundError, PardotError
+from .errors import DailyLimitError, DataError, NotFoundError, PardotError
 from .fetch import Fetched, IdRange, fetch_pages
 from .parsing import OpportunityBatch, PageInfo
 from .planner import Scan, SyncState, local_day, plan_scan
@@ -162,11 +162,17 @@ def sync_opportunities(
         report.outcome = "complete"
     except DailyLimitError as exc:
         logger.warning("stopping early: %s", exc)
-        yield from _flush(run)
         report.outcome, report.error = "daily_limit", exc
+        yield from _salvage(run)
+    except DataError as exc:
+        # The batch holds the value that cannot be typed: none of it is handed out, and
+        # the state stays before it.
+        logger.error("stopping: %s", exc)
+        report.outcome, report.error = "error", exc
     except PardotError as exc:
         logger.error("stopping: %s", exc)
         report.outcome, report.error = "error", exc
+        yield from _salvage(run)
     finally:
         report.requests = client.request_count
         run.state.count_requests(today, client.request_count)
@@ -209,6 +215,14 @@ def _gather(run: _Run, fetched: Fetched) -> None:
     report.requests = run.client.request_count
     if run.progress:
         run.progress(report)
+
+
+def _salvage(run: _Run) -> Iterator[tuple[str, pa.Table]]:
+    """After a failure, hand out the whole pages gathered so far: they are good rows."""
+    try:
+        yield from _flush(run)
+    except DataError as exc:
+        logger.error("the pages fetched before the failure hold a bad value too: %s", exc)
 
 
 def _flush(run: _Run) -> Iterator[tuple[str, pa.Table]]:
