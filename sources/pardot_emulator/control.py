@@ -26,6 +26,8 @@ ACTIONS = (
     "unlink_prospect",
     "add_activity",
     "advance_clock",
+    "override_field",
+    "clear_field_overrides",
 )
 
 

@@ -176,6 +176,23 @@ class PardotEmulator:
         """Move the virtual clock forward."""
         self.clock.advance(seconds + days * 86400)
 
+    def override_field(self, opportunity_id: int, field: str, text: str) -> None:
+        """Render one top-level field of one opportunity as ``text`` ("" = empty element).
+
+        A test control for values Pardot would never accept on a write (``value`` "abc",
+        probability 150, a date that does not parse): the stored data, the ground truth
+        and ``updated_at`` stay as they are; only the rendered text changes (XML and
+        JSON, every operation), until :meth:`clear_field_overrides`.
+        """
+        with self.store.lock:
+            self.store.any(opportunity_id)
+            self.views.overrides.set(opportunity_id, field, text)
+
+    def clear_field_overrides(self, opportunity_id: int | None = None) -> None:
+        """Render one opportunity (or all) from the stored data again."""
+        with self.store.lock:
+            self.views.overrides.clear(opportunity_id)
+
     def set_faults(self, faults: FaultConfig) -> None:
         """Switch fault injection (restarts its seeded random stream)."""
         self.faults.configure(faults)

@@ -9,6 +9,7 @@ JSON renderers turn the same tree into bytes, so both formats always agree.
 from .clock import AccountTime
 from .config import EmulatorConfig
 from .models import Opportunity, VisitorActivity
+from .overrides import FieldOverrides
 from .store import DataStore
 
 Leaf = str | int | float | None
@@ -28,6 +29,8 @@ class Views:
         self.config = config
         self.store = store
         self.time = time
+        self.overrides = FieldOverrides()
+        """Test control: raw texts shown instead of some fields' values."""
 
     def status(self, status: str) -> str | None:
         """The status as this account renders it (``open`` or ``Open``)."""
@@ -37,6 +40,20 @@ class Views:
 
     def opportunity(self, opp: Opportunity, output: str, activities: bool) -> Node:
         """One ``<opportunity>`` at the given output level."""
+        tag, children = self._opportunity(opp, output, activities)
+        overrides = self.overrides.get(opp.id)
+        if overrides and isinstance(children, list):
+            shown: list[Node] = []
+            for child_tag, content in children:
+                if child_tag in overrides:
+                    content = overrides.pop(child_tag) or None
+                shown.append((child_tag, content))
+            # Fields this rendering lacks go right after <id>, as in the XML path.
+            shown[1:1] = [(name, text or None) for name, text in overrides.items()]
+            children = shown
+        return (tag, children)
+
+    def _opportunity(self, opp: Opportunity, output: str, activities: bool) -> Node:
         render = self.time.render
         if output == "mobile":
             return (

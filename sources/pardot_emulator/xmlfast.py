@@ -86,12 +86,14 @@ class XmlRenderer:
         """One ``<opportunity>`` at the given output level (cached if configured)."""
         cache = self._opportunities
         if cache is None:
-            return self._opportunity(opp, output, activities)
-        key = (opp.id, output, activities)
-        text = cache.get(key)
-        if text is None:
-            text = cache[key] = self._opportunity(opp, output, activities)
-        return text
+            text = self._opportunity(opp, output, activities)
+        else:
+            key = (opp.id, output, activities)
+            cached = cache.get(key)
+            if cached is None:
+                cached = cache[key] = self._opportunity(opp, output, activities)
+            text = cached
+        return self.views.overrides.apply_xml(opp.id, text)
 
     def _opportunity(self, opp: Opportunity, output: str, activities: bool) -> str:
         status = self.views.status(opp.status) or ""
