@@ -1,0 +1,1 @@
+"""Benchmarks of the Pardot connector against the emulator: ``python -m benchmarks.run``."""

@@ -1,0 +1,162 @@
+"""The case bodies, each run in its own process: ``python -m benchmarks.cases CASE ...``.
+
+Each prints one line of JSON last: what it read, its timings, dlt's extract / normalize
+/ load split where there is one, its start-up and import time, and its peak RSS. The
+orchestrator (``benchmarks.run``) adds what only the emulator knows: the requests it
+served and when the first of them arrived.
+"""
+
+from __future__ import annotations
+
+import time
+
+_STARTED = time.time()  # before any heavy import: start-up is measured up to here
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+CASES = ("floor", "ours", "naive")
+EMULATOR_TIMEZONE = "America/New_York"
+"""The emulator's default API-user time zone (``serve --timezone``)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cases")
+    parser.add_argument("case", choices=CASES)
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--business-unit-id", required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--name", default="bench")
+    parser.add_argument("--limit", type=int, default=None, help="naive: stop after N")
+    parser.add_argument("--max-concurrency", type=int, default=4)
+    parser.add_argument("--spawned-at", type=float, default=_STARTED)
+    return parser
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _steps(trace: Any) -> dict[str, Any]:
+    """Seconds of dlt's extract, normalize and load steps, and when load finished."""
+    out: dict[str, Any] = {"extract": None, "normalize": None, "load": None}
+    finished_at = None
+    for step in getattr(trace, "steps", None) or []:
+        if step.step in out and step.started_at and step.finished_at:
+            out[step.step] = (step.finished_at - step.started_at).total_seconds()
+            if step.step == "load":
+                finished_at = step.finished_at.timestamp()
+    out["load_finished_at"] = finished_at
+    return out
+
+
+def floor(args: argparse.Namespace) -> dict[str, Any]:
+    """lxml parse of every page plus one visit of each element's text; nothing else.
+
+    Pages are fetched untimed; only ``etree.fromstring`` and the ``iter`` loop count.
+    """
+    started = time.time()
+    from lxml import etree
+
+    from .server import Endpoint, iter_pages
+
+    imports = time.time() - started
+    endpoint = Endpoint(args.base_url, args.business_unit_id, args.token)
+    parse_seconds = 0.0
+    pages = opportunities = 0
+    loop_started = time.perf_counter()
+    for body, fetched in iter_pages(endpoint, limit=args.limit):
+        pages += 1
+        opportunities += len(fetched.findall("result/opportunity"))
+        t0 = time.perf_counter()
+        for el in etree.fromstring(body).iter():
+            el.text  # noqa: B018  # the visit is the point
+        parse_seconds += time.perf_counter() - t0
+    return {
+        "opportunities": opportunities,
+        "pages": pages,
+        "seconds": parse_seconds,
+        # The untimed part: sequential HTTP from the emulator plus one lxml parse a page.
+        "fetch_seconds": time.perf_counter() - loop_started - parse_seconds,
+        "imports": imports,
+    }
+
+
+def ours(args: argparse.Namespace) -> dict[str, Any]:
+    """The connector end to end: ``run_sync`` into a fresh DuckDB file."""
+    started = time.time()
+    import dlt
+
+    from pipelines.runner import run_sync
+
+    imports = time.time() - started
+    pipelines_dir = str(args.workdir / "pipelines")
+    summary = run_sync(
+        destination=dlt.destinations.duckdb(str(args.workdir / f"{args.name}.duckdb")),
+        pipelines_dir=pipelines_dir,
+        dataset_name="pardot",
+        pipeline_name=args.name,
+        base_url=args.base_url,
+        business_unit_id=args.business_unit_id,
+        credentials={"access_token": args.token},
+        timezone=EMULATOR_TIMEZONE,
+        max_concurrency=args.max_concurrency,
+        page_size=200,
+    )
+    # run_sync does not return its pipeline: attach to it again to read the trace.
+    trace = dlt.pipeline(args.name, pipelines_dir=pipelines_dir).last_trace
+    return {
+        "opportunities": summary.opportunities,
+        "client_requests": summary.requests,
+        "exit_code": summary.exit_code,
+        "outcome": summary.outcome,
+        "message": summary.message,
+        "run_sync_seconds": summary.seconds,
+        "imports": imports,
+        **_steps(trace),
+    }
+
+
+def naive(args: argparse.Namespace) -> dict[str, Any]:
+    """A plain dlt resource of dict rows, one page at a time, sequential httpx, defaults."""
+    started = time.time()
+    import dlt
+
+    from .naive import naive_opportunities
+    from .server import Endpoint
+
+    imports = time.time() - started
+    endpoint = Endpoint(args.base_url, args.business_unit_id, args.token)
+    counter = {"opportunities": 0}
+    pipeline = dlt.pipeline(
+        pipeline_name=args.name,
+        destination=dlt.destinations.duckdb(str(args.workdir / f"{args.name}.duckdb")),
+        dataset_name="naive",
+        pipelines_dir=str(args.workdir / "pipelines"),
+    )
+    pipeline.run(naive_opportunities(endpoint, args.limit, counter))
+    return {
+        "opportunities": counter["opportunities"],
+        "imports": imports,
+        **_steps(pipeline.last_trace),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one case; print its JSON line."""
+    args = _parser().parse_args(argv)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    result = {"floor": floor, "ours": ours, "naive": naive}[args.case](args)
+    result["startup"] = max(_STARTED - args.spawned_at, 0.0)
+    result["peak_rss_mb"] = _peak_rss_mb()
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
