@@ -10,13 +10,12 @@ from __future__ import annotations
 import sys
 from typing import Final
 
-import dlt
 import duckdb
 
 from sources.pardot_emulator import EmulatorConfig, PardotEmulator, running_server
 
 from .cli import report
-from .runner import run_sync
+from .runner import duckdb_file, run_sync
 
 EXAMPLE_QUERY: Final = """
 select status,
@@ -38,7 +37,7 @@ def run_demo(*, opportunities: int, seed: int, database: str) -> int:
             f"Pardot emulator on {base_url} with {opportunities:,} opportunities", file=sys.stderr
         )
         summary = run_sync(
-            destination=dlt.destinations.duckdb(database),
+            destination=duckdb_file(database),
             dataset_name="pardot",
             pipeline_name="pardot_demo",
             base_url=base_url,

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
 import dlt
@@ -159,10 +160,25 @@ def _remember(pipeline: dlt.Pipeline, summary: RunSummary) -> None:
 
 
 def default_destination(name: str) -> Any:
-    """``duckdb`` means the file ``pardot_sync.duckdb`` unless dlt config names another."""
-    if name == "duckdb" and dlt.config.get("destination.duckdb.credentials") is None:
-        return dlt.destinations.duckdb(DEFAULT_DUCKDB_FILE)
+    """``duckdb`` means the file ``pardot_sync.duckdb`` unless dlt config names another.
+
+    The path is made absolute here: dlt resolves a relative DuckDB path against the
+    directory of the pipeline's *previous* run (kept in its state), so the same command
+    run from another folder would silently write to the old folder's file.
+    """
+    if name != "duckdb":
+        return name
+    configured: Any = dlt.config.get("destination.duckdb.credentials")
+    if configured is None:
+        return duckdb_file(DEFAULT_DUCKDB_FILE)
+    if isinstance(configured, str) and "://" not in configured and configured != ":memory:":
+        return duckdb_file(configured)
     return name
+
+
+def duckdb_file(path: str) -> Any:
+    """A DuckDB destination at ``path``, resolved against the current directory."""
+    return dlt.destinations.duckdb(str(Path(path).expanduser().resolve()))
 
 
 def _finish(summary: RunSummary, report: SyncReport) -> RunSummary:

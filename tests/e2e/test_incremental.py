@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
+
+from pipelines.runner import DEFAULT_DUCKDB_FILE, default_destination, run_sync
 from sources.pardot_emulator import EmulatorConfig
 
 from .conftest import Harness, start_harness
-from .truth import assert_matches_ground_truth
+from .truth import Warehouse, assert_matches_ground_truth
 
 
 def live_count(harness: Harness) -> int:
@@ -158,3 +161,33 @@ def test_dst_zone_timestamps_are_utc(isolated_environment: Path) -> None:
             "timezone('UTC', created_at))) from opportunities"
         )
         assert offsets[0][0] == 2, "both EST and EDT instants were loaded"
+
+
+def test_a_new_or_deleted_warehouse_file_is_loaded_in_full(harness: Harness) -> None:
+    """dlt keeps the cursor in a working folder named after the pipeline: pointed at an
+    empty warehouse, a run must not trust it and load nothing."""
+    harness.run()
+    harness.database.unlink()
+    summary = harness.run()
+    assert summary.exit_code == 0, summary.message
+    assert summary.opportunities == live_count(harness)
+    assert_matches_ground_truth(harness.warehouse(), harness.emulator)
+
+
+def test_the_same_command_in_another_folder_fills_that_folders_warehouse(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dlt resolves a relative DuckDB path against the folder of the pipeline's previous
+    run; ``pardot-sync run`` must write where it is run, and load it in full."""
+    for folder in ("first", "second"):
+        here = harness.root / folder
+        here.mkdir()
+        monkeypatch.chdir(here)
+        summary = run_sync(
+            destination=default_destination("duckdb"),
+            pipelines_dir=str(harness.pipelines_dir),
+            **harness.source_options(),
+        )
+        assert summary.exit_code == 0, summary.message
+        warehouse = Warehouse(here / DEFAULT_DUCKDB_FILE)
+        assert_matches_ground_truth(warehouse, harness.emulator)
