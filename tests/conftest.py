@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+import sources.pardot as pardot_package
+from sources.pardot.client import PardotClient
 
 
 @pytest.fixture(autouse=True)
@@ -23,3 +28,22 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
     monkeypatch.chdir(tmp_path)
     yield tmp_path
+
+
+SLEEP_SCALE = 0.02
+"""Backoff sleeps (jittered backoff and Retry-After) last 2% of what the client asks."""
+
+
+@pytest.fixture
+def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Make the source build its client with scaled-down sleeps; returns the asked delays."""
+    asked: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        asked.append(seconds)
+        time.sleep(seconds * SLEEP_SCALE)
+
+    monkeypatch.setattr(
+        pardot_package, "PardotClient", functools.partial(PardotClient, sleep=sleep)
+    )
+    return asked

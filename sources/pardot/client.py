@@ -353,6 +353,16 @@ class PardotClient:
             raise _Retry(str(exc), None, None) from exc
         except PardotError:
             raise
+        except httpx.ConnectError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" not in str(exc):
+                reason = self._auth.redact(f"ConnectError: {shorten(str(exc), 120)}")
+                raise _Retry(reason, None, None) from exc
+            # No retry can fix a certificate: say what to check, at once.
+            raise ConfigurationError(
+                f"{operation}: the TLS certificate of {request.url.host} could not be verified "
+                f"(CERTIFICATE_VERIFY_FAILED): check base_url and token_url; behind a proxy "
+                f"that re-signs traffic, point SSL_CERT_FILE at its CA bundle"
+            ) from exc
         except (httpx.TransportError, httpx.DecodingError, OSError) as exc:
             reason = self._auth.redact(f"{type(exc).__name__}: {shorten(str(exc), 120)}")
             raise _Retry(reason, None, None) from exc

@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 
-from pipelines.runner import EXIT_CONFIG, EXIT_FAILED, RunSummary
+from pipelines.runner import EXIT_CONFIG, RunSummary
 from sources.pardot_emulator import EmulatorConfig, PardotEmulator
 from sources.pardot_emulator.server import base_url, make_emulator_server
-from tests.faults.conftest import quick_backoff  # noqa: F401 (a fixture)
 
 from .conftest import Harness, start_harness
 from .test_process import pardot_sync
@@ -159,10 +158,11 @@ def tls_harness(isolated_environment: Path) -> Iterator[Harness]:
         thread.join(timeout=5)
 
 
-@pytest.mark.usefixtures("quick_backoff")
-def test_tls_certificates_are_verified(tls_harness: Harness) -> None:
+def test_tls_certificates_are_verified(tls_harness: Harness, quick_backoff: list[float]) -> None:
     summary = tls_harness.run()
-    assert summary.exit_code == EXIT_FAILED, summary
+    assert quick_backoff == [], "a certificate failure is not retried"
+    assert summary.exit_code == EXIT_CONFIG, summary
+    assert tls_harness.emulator.request_count() == 0
     message = summary.message or ""
     assert "query" in message and "CERTIFICATE_VERIFY_FAILED" in message, message
     assert tls_harness.emulator.request_count() == 0, "no request got through the handshake"

@@ -24,18 +24,11 @@ import pytest
 from sources.pardot_emulator import EmulatorConfig
 
 from .conftest import Harness, start_harness
-from .truth import Warehouse, assert_matches_ground_truth
+from .truth import assert_matches_ground_truth, assert_no_duplicates
 
 CRASH_RUN = Path(__file__).with_name("crash_run.py")
 PAGE_SIZE = 50
 NEW_OPPORTUNITIES = 450
-KEYS = {
-    "opportunities": "id",
-    "campaigns": "id",
-    "prospects": "id",
-    "visitor_activities": "id",
-    "opportunity_prospects": "opportunity_id, prospect_id",
-}
 
 KILL_POINTS = [
     pytest.param("mid_extract", id="mid-extract-after-page-2"),
@@ -170,15 +163,6 @@ def completed_loads(harness: Harness) -> set[str]:
         return set()
     rows = harness.warehouse().query("select load_id from _dlt_loads where status = 0")
     return {row[0] for row in rows}
-
-
-def assert_no_duplicates(warehouse: Warehouse) -> None:
-    for table, key in KEYS.items():
-        total, distinct = warehouse.query(
-            f"select (select count(*) from {table}), "
-            f"(select count(*) from (select distinct {key} from {table}))"
-        )[0]
-        assert total == distinct, f"{table}: {total} rows but {distinct} distinct ({key})"
 
 
 @pytest.mark.parametrize("incremental", RUNS)

@@ -26,7 +26,6 @@ import pytest
 from pipelines.runner import RunSummary
 from sources.pardot import pardot_source
 from sources.pardot_emulator import EmulatorConfig, FaultConfig
-from tests.faults.conftest import quick_backoff  # noqa: F401 (a fixture)
 
 from .conftest import Harness, start_harness
 from .test_process import pardot_sync

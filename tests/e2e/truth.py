@@ -181,3 +181,22 @@ def assert_matches_ground_truth(
         assert loaded_activities == [
             _expected(a, ACTIVITY_COLUMNS, timezone) for a in expected_activities
         ]
+
+
+KEYS = {
+    "opportunities": "id",
+    "campaigns": "id",
+    "prospects": "id",
+    "visitor_activities": "id",
+    "opportunity_prospects": "opportunity_id, prospect_id",
+}
+
+
+def assert_no_duplicates(warehouse: Warehouse) -> None:
+    """``count(*) == count(distinct key)`` in every table."""
+    for table, key in KEYS.items():
+        total, distinct = warehouse.query(
+            f"select (select count(*) from {table}), "
+            f"(select count(*) from (select distinct {key} from {table}))"
+        )[0]
+        assert total == distinct, f"{table}: {total} rows but {distinct} distinct ({key})"

@@ -8,19 +8,15 @@ decisions, their number and the ``Retry-After`` handling are untouched.
 
 from __future__ import annotations
 
-import functools
-import time
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import sources.pardot as pardot_package
-from sources.pardot.client import PardotClient
 from sources.pardot_emulator import EmulatorConfig, PardotEmulator, running_server
 from tests.e2e.conftest import Harness
-from tests.e2e.truth import Warehouse, assert_matches_ground_truth
+from tests.e2e.truth import KEYS, Warehouse, assert_matches_ground_truth, assert_no_duplicates
 
 __all__ = [
     "KEYS",
@@ -31,42 +27,8 @@ __all__ = [
     "serve",
 ]
 
-SLEEP_SCALE = 0.02
-"""Backoff sleeps (jittered backoff and Retry-After) last 2% of what the client asks."""
 
 WSGIApp = Callable[..., Any]
-KEYS = {
-    "opportunities": "id",
-    "campaigns": "id",
-    "prospects": "id",
-    "visitor_activities": "id",
-    "opportunity_prospects": "opportunity_id, prospect_id",
-}
-
-
-def assert_no_duplicates(warehouse: Warehouse) -> None:
-    """``count(*) == count(distinct key)`` in every table."""
-    for table, key in KEYS.items():
-        total, distinct = warehouse.query(
-            f"select (select count(*) from {table}), "
-            f"(select count(*) from (select distinct {key} from {table}))"
-        )[0]
-        assert total == distinct, f"{table}: {total} rows but {distinct} distinct ({key})"
-
-
-@pytest.fixture
-def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Make the source build its client with scaled-down sleeps; returns the asked delays."""
-    asked: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        asked.append(seconds)
-        time.sleep(seconds * SLEEP_SCALE)
-
-    monkeypatch.setattr(
-        pardot_package, "PardotClient", functools.partial(PardotClient, sleep=sleep)
-    )
-    return asked
 
 
 def serve(
