@@ -91,7 +91,7 @@ def ratios(cases: dict[str, dict[str, Any]], served: int) -> list[Ratio]:
 
 
 COLUMNS = (
-    ("case", "", 34),
+    ("case", "", 40),
     ("opportunities", "", 13),
     ("requests", "", 8),
     ("seconds", ".2f", 8),

@@ -126,7 +126,7 @@ def _main_cases(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Any]
             max_concurrency=args.concurrency,
         )
         cap = args.naive_cap if args.naive_cap < emu.served else None
-        label = "naive (dicts, dlt defaults)" + (f" cap {cap:,}" if cap else "")
+        label = "naive (dicts, dlt defaults)" + (f", cap {cap:,}" if cap else "")
         cases["naive"] = run_case("naive", label, "naive", emu, workdir, limit=cap)
         served = emu.served
     m = args.latency_opportunities
