@@ -92,12 +92,13 @@ def ours(args: argparse.Namespace) -> dict[str, Any]:
     started = time.time()
     import dlt
 
-    from pipelines.runner import run_sync
+    from pipelines.runner import duckdb_file, run_sync
 
     imports = time.time() - started
     pipelines_dir = str(args.workdir / "pipelines")
     summary = run_sync(
-        destination=dlt.destinations.duckdb(str(args.workdir / f"{args.name}.duckdb")),
+        # the destination `pardot-sync run` uses by default, DuckDB settings included
+        destination=duckdb_file(str(args.workdir / f"{args.name}.duckdb")),
         pipelines_dir=pipelines_dir,
         dataset_name="pardot",
         pipeline_name=args.name,

@@ -20,6 +20,7 @@ from typing import Any, Final
 import dlt
 from dlt.common.configuration.exceptions import ConfigurationException
 from dlt.common.schema.typing import TTableFormat
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from sources.pardot import SyncReport, pardot_source
 from sources.pardot.errors import (
@@ -176,9 +177,18 @@ def default_destination(name: str) -> Any:
     return name
 
 
+DUCKDB_SETTINGS: Final = {"memory_limit": "256MB", "preserve_insertion_order": False}
+"""DuckDB spills to disk beyond this, so a large merge does not grow the process with N.
+
+Measured (benchmarks/): without it the load step's peak grew from 506 MB at 100,000
+opportunities to 1,004 MB at 300,000; with it, 464 MB to 607 MB.
+"""
+
+
 def duckdb_file(path: str) -> Any:
     """A DuckDB destination at ``path``, resolved against the current directory."""
-    return dlt.destinations.duckdb(str(Path(path).expanduser().resolve()))
+    location = str(Path(path).expanduser().resolve())
+    return dlt.destinations.duckdb(DuckDbCredentials(location, global_config=dict(DUCKDB_SETTINGS)))
 
 
 def _finish(summary: RunSummary, report: SyncReport) -> RunSummary:
