@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,19 @@ class Harness:
             "credentials": {"access_token": config.default_token},
             "timezone": config.timezone,
             **self.options,
+        }
+
+    def environment(self) -> dict[str, str]:
+        """This process's environment plus the source settings, for a pipeline in a
+        subprocess configured the way a scheduled job is: ``SOURCES__PARDOT__…``."""
+        config = self.emulator.config
+        return {
+            **os.environ,
+            "SOURCES__PARDOT__BASE_URL": self.base_url,
+            "SOURCES__PARDOT__BUSINESS_UNIT_ID": config.business_unit_id,
+            "SOURCES__PARDOT__TIMEZONE": config.timezone,
+            "SOURCES__PARDOT__CREDENTIALS__ACCESS_TOKEN": config.default_token,
+            **{f"SOURCES__PARDOT__{k.upper()}": str(v) for k, v in self.options.items()},
         }
 
     def run(self, **overrides: Any) -> RunSummary:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -86,15 +85,7 @@ class KilledRun:
 
     def start(self, kill_point: str) -> None:
         harness = self.harness
-        config = harness.emulator.config
-        env = {
-            **os.environ,
-            "SOURCES__PARDOT__BASE_URL": harness.base_url,
-            "SOURCES__PARDOT__BUSINESS_UNIT_ID": config.business_unit_id,
-            "SOURCES__PARDOT__TIMEZONE": config.timezone,
-            "SOURCES__PARDOT__CREDENTIALS__ACCESS_TOKEN": config.default_token,
-            **{f"SOURCES__PARDOT__{k.upper()}": str(v) for k, v in harness.options.items()},
-        }
+        env = harness.environment()
         self.kill_point = kill_point
         self.process = subprocess.Popen(
             [

@@ -58,14 +58,7 @@ def command() -> list[str]:
 
 
 def environment(harness: Harness, **overrides: str | None) -> dict[str, str]:
-    config = harness.emulator.config
-    env = {
-        **os.environ,
-        "SOURCES__PARDOT__BASE_URL": harness.base_url,
-        "SOURCES__PARDOT__BUSINESS_UNIT_ID": config.business_unit_id,
-        "SOURCES__PARDOT__TIMEZONE": config.timezone,
-        "SOURCES__PARDOT__CREDENTIALS__ACCESS_TOKEN": config.default_token,
-    }
+    env = harness.environment()
     for name, value in overrides.items():
         if value is None:
             env.pop(name, None)

@@ -52,14 +52,8 @@ def harness(isolated_environment: Path) -> Iterator[Harness]:
 
 
 def environment(harness: Harness) -> dict[str, str]:
-    config = harness.emulator.config
     return {
-        **os.environ,
-        "SOURCES__PARDOT__BASE_URL": harness.base_url,
-        "SOURCES__PARDOT__BUSINESS_UNIT_ID": config.business_unit_id,
-        "SOURCES__PARDOT__TIMEZONE": config.timezone,
-        "SOURCES__PARDOT__CREDENTIALS__ACCESS_TOKEN": config.default_token,
-        "SOURCES__PARDOT__PAGE_SIZE": str(PAGE_SIZE),
+        **harness.environment(),  # page_size comes with the harness's options
         "DESTINATION__DUCKDB__CREDENTIALS": str(harness.database),
         "PIPELINES__PIPELINES_DIR": str(harness.pipelines_dir),
     }
