@@ -1,9 +1,9 @@
 """One sync run: a keyset scan chosen by ``planner``, batched Arrow tables, deletes.
 
-The scan reads ``do/query`` sorted by id ascending with ``output=full``, paging by moving
-``id_greater_than`` to the last id of each page (never ``offset``, whose pages shift when
-rows are added or deleted). Pages gather in an ``OpportunityBatch`` and are handed out as
-Arrow tables a few thousand opportunities at a time.
+The scan reads ``do/query`` sorted by id ascending with ``output=full``; ``fetch`` does
+the keyset paging (one id range, or several side by side). Pages gather here, in one
+thread, in an ``OpportunityBatch`` and are handed out as Arrow tables a few thousand
+opportunities at a time.
 
 The state (a plain mapping that the dlt layer passes in: dlt's resource state) only moves
 past rows that were handed out, so the state dlt commits with a load package never runs
