@@ -44,17 +44,23 @@ class Harness:
             **self.options,
         }
 
-    def environment(self) -> dict[str, str]:
+    def environment(self, *, with_options: bool = True) -> dict[str, str]:
         """This process's environment plus the source settings, for a pipeline in a
-        subprocess configured the way a scheduled job is: ``SOURCES__PARDOT__…``."""
+        subprocess configured the way a scheduled job is: ``SOURCES__PARDOT__…``.
+
+        Args:
+            with_options: also pass the harness's source options (e.g. ``page_size``);
+                without them the subprocess runs on the defaults.
+        """
         config = self.emulator.config
+        options = self.options if with_options else {}
         return {
             **os.environ,
             "SOURCES__PARDOT__BASE_URL": self.base_url,
             "SOURCES__PARDOT__BUSINESS_UNIT_ID": config.business_unit_id,
             "SOURCES__PARDOT__TIMEZONE": config.timezone,
             "SOURCES__PARDOT__CREDENTIALS__ACCESS_TOKEN": config.default_token,
-            **{f"SOURCES__PARDOT__{k.upper()}": str(v) for k, v in self.options.items()},
+            **{f"SOURCES__PARDOT__{k.upper()}": str(v) for k, v in options.items()},
         }
 
     def run(self, **overrides: Any) -> RunSummary:

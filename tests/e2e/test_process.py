@@ -58,7 +58,7 @@ def command() -> list[str]:
 
 
 def environment(harness: Harness, **overrides: str | None) -> dict[str, str]:
-    env = harness.environment()
+    env = harness.environment(with_options=False)  # the command on its defaults
     for name, value in overrides.items():
         if value is None:
             env.pop(name, None)
