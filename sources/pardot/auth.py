@@ -215,15 +215,26 @@ class PardotAuth(httpx.Auth):
     def sync_auth_flow(
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
-        """Authenticate ``request``, refreshing the token once and replaying if rejected."""
+        """Authenticate ``request``, refreshing the token once and replaying if rejected.
+
+        A request refreshes at most once itself. When its replay used a token another
+        thread had just obtained, and that one is rejected too (it may have expired while
+        this request waited), the request still gets its own one refresh.
+        """
         token = self._token
         if token is None:
-            token = yield from self._obtain_token(stale=None)
+            token, _ = yield from self._obtain_token(stale=None)
         response = yield self._prepare(request, token)
         response.read()
         if self._mode == "static" or not self.is_token_rejection(response):
             return
-        token = yield from self._obtain_token(stale=token)
+        token, refreshed_here = yield from self._obtain_token(stale=token)
+        if not refreshed_here:
+            response = yield self._prepare(request, token)
+            response.read()
+            if not self.is_token_rejection(response):
+                return
+            token, _ = yield from self._obtain_token(stale=token)
         # The replay's response is final: rejected again, the client raises.
         yield self._prepare(request, token)
 
@@ -234,20 +245,23 @@ class PardotAuth(httpx.Auth):
             self._before_request(request)
         return request
 
-    def _obtain_token(self, *, stale: str | None) -> Generator[httpx.Request, httpx.Response, str]:
+    def _obtain_token(
+        self, *, stale: str | None
+    ) -> Generator[httpx.Request, httpx.Response, tuple[str, bool]]:
+        """(a token newer than ``stale``, whether this call fetched it)."""
         # The lock is held across the token request on purpose: threads that met the same
         # stale token wait here and then reuse the new one. httpx closes this generator
         # on any error, which releases the lock.
         with self._lock:
             current = self._token
             if current is not None and current != stale:
-                return current
+                return current, False
             response = yield self._token_request()
             response.read()
             token = self._token_from(response)
             self._token = token
             self.token_refreshes += 1
-            return token
+            return token, True
 
     def _token_request(self) -> httpx.Request:
         creds = self._credentials

@@ -217,6 +217,37 @@ def test_replay_of_a_post_keeps_its_form(
     assert [pardot_api.form(i) for i in (0, 1)] == [{"name": "Renamed"}] * 2
 
 
+def test_a_token_another_thread_got_that_expired_meanwhile_still_allows_one_refresh(
+    make_client: ClientFactory, pardot_api: FakePardot
+) -> None:
+    """Seen with requests in flight together: B is rejected, A has already refreshed, B
+    replays with A's token, which has expired too. B then refreshes once itself."""
+    pardot_api.rejected_tokens.update({"expired-token", "token-of-another-thread"})
+    credentials = Credentials(
+        access_token="expired-token",
+        client_id="c",
+        client_secret="s",
+        refresh_token="r",
+        token_url="https://login.example.com/services/oauth2/token",
+    )
+    client = make_client(credentials=credentials)
+
+    def another_thread_refreshes(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("authorization") == "Bearer expired-token":
+            client.auth._token = "token-of-another-thread"
+        return pardot_api(request)
+
+    client._http = httpx.Client(transport=httpx.MockTransport(another_thread_refreshes))
+    assert client.read(7).findtext("id") == "7"
+    used = [r.headers["authorization"] for r in pardot_api.api_requests]
+    assert used == [
+        "Bearer expired-token",
+        "Bearer token-of-another-thread",
+        "Bearer issued-token-1",
+    ]
+    assert len(pardot_api.token_requests) == 1, "one refresh of its own, no more"
+
+
 @pytest.mark.parametrize("rejection", REJECTIONS)
 def test_no_refresh_loop_when_the_replay_fails_too(
     make_client: ClientFactory, pardot_api: FakePardot, rejection: Reply
