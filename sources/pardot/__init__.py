@@ -26,6 +26,7 @@ from dlt.extract.resource import DltResource
 from .auth import Credentials
 from .client import PardotClient
 from .config import SyncSettings
+from .loaded import read_loaded_rows
 from .schema import OPPORTUNITIES, TABLES_BY_NAME, UNLINK_MARKER, Table
 from .settings import (
     DEFAULT_API_VERSION,
@@ -183,16 +184,8 @@ def _table_hints(spec: Table, *, hard_delete: bool) -> TResourceHints:
 def _read_loaded(ids: list[int]) -> pa.Table | None:
     """The loaded ``opportunities`` rows with these ids, read back from the destination.
 
-    Through dlt's SQL client, which SQL warehouses and the filesystem destination (via
-    DuckDB) provide. A deleted opportunity keeps its columns this way when it is marked.
-    (dlt 1.31's dataset API breaks with duckdb 2 and sqlglot 30, so it is not used.)
+    A deleted opportunity keeps its columns this way when it is marked. ``loaded`` reads
+    Delta tables with ``deltalake`` (no DuckDB extension to download) and every other
+    destination through dlt's SQL client.
     """
-    pipeline = dlt.current.pipeline()
-    listed = ", ".join(str(int(i)) for i in ids)
-    with pipeline.sql_client() as client:
-        table = client.make_qualified_table_name(OPPORTUNITIES.name)
-        query = f"SELECT * FROM {table} WHERE id IN ({listed})"  # noqa: S608 - ints only
-        with client.execute_query(query) as cursor:
-            names = [column[0] for column in cursor.description]
-            rows = cursor.fetchall()
-    return pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows])
+    return read_loaded_rows(dlt.current.pipeline(), OPPORTUNITIES.name, ids)

@@ -1,0 +1,80 @@
+"""Read loaded rows back from the destination, to mark deleted opportunities.
+
+A completed full sweep marks the opportunities Pardot no longer returns ``is_deleted``
+and keeps their other columns as last loaded, so it needs those rows back
+(``sync.ReadLoaded``). SQL destinations answer a query through dlt's SQL client.
+
+The filesystem destination's SQL client is DuckDB over the files, which reads a Delta
+table with DuckDB's ``delta`` extension: DuckDB downloads it on first use, so a machine
+without internet could not mark rows deleted. Delta tables are therefore read with the
+``deltalake`` package (installed with ``dlt[deltalake]``), which needs no download:
+dlt opens the table with the destination's credentials, and a pyarrow dataset filter on
+the ids skips files and row groups whose statistics rule them out, so only the wanted
+rows are materialised, not the table.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+from dlt.common.destination.client import SupportsOpenTables
+from dlt.common.destination.exceptions import DestinationUndefinedEntity
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
+    from dlt import Pipeline
+
+FILESYSTEM: Final = "dlt.destinations.filesystem"
+"""``destination_type`` of dlt's filesystem destination, whatever it was named."""
+
+
+def read_loaded_rows(
+    pipeline: Pipeline, table_name: str, ids: list[int], *, key: str = "id"
+) -> pa.Table | None:
+    """The rows of ``table_name`` whose ``key`` is one of ``ids``, all columns.
+
+    Delta tables on the filesystem destination are read with ``deltalake``; every other
+    destination (and any other table format) through dlt's SQL client. Either way the
+    rows come as loaded, dlt's ``_dlt_*`` columns included (``sync`` drops them before
+    marking). ``None`` if a Delta table was never written (no rows to mark).
+    """
+    if _is_filesystem(pipeline):
+        with pipeline.destination_client() as client:
+            if isinstance(client, SupportsOpenTables) and client.is_open_table("delta", table_name):
+                try:
+                    table: DeltaTable = client.load_open_table("delta", table_name)
+                except DestinationUndefinedEntity:
+                    return None
+                return read_delta_rows(table, ids, key=key)
+    return _read_sql_rows(pipeline, table_name, ids, key=key)
+
+
+def read_delta_rows(table: DeltaTable, ids: list[int], *, key: str = "id") -> pa.Table:
+    """The rows of a Delta table whose ``key`` is one of ``ids``.
+
+    Filtered while scanning (a pyarrow dataset expression), not after reading the whole
+    table; the current version of the table, as every reader of it sees it.
+    """
+    wanted = ds.field(key).isin(pa.array(ids, pa.int64()))
+    return table.to_pyarrow_dataset().to_table(filter=wanted)
+
+
+def _is_filesystem(pipeline: Pipeline) -> bool:
+    destination = pipeline.destination
+    return destination is not None and destination.destination_type == FILESYSTEM
+
+
+def _read_sql_rows(pipeline: Pipeline, table_name: str, ids: list[int], *, key: str) -> pa.Table:
+    """Through dlt's SQL client (dlt 1.31's dataset API breaks with duckdb 2 and sqlglot 30,
+    so it is not used)."""
+    listed = ", ".join(str(int(i)) for i in ids)
+    with pipeline.sql_client() as client:
+        table = client.make_qualified_table_name(table_name)
+        quoted = client.escape_column_name(key)
+        query = f"SELECT * FROM {table} WHERE {quoted} IN ({listed})"  # noqa: S608 - ints only
+        with client.execute_query(query) as cursor:
+            names = [column[0] for column in cursor.description]
+            rows = cursor.fetchall()
+    return pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows])
