@@ -16,7 +16,7 @@ table into an Arrow table by its declared columns.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeAlias, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -104,9 +104,17 @@ def out_of_range(array: pa.Array, low: int, high: int) -> int | None:
     return int(indices[0].as_py()) if len(indices) else None
 
 
-def typed_table(
-    spec: Table, rows: list[dict[str, Any]], owners: list[int], timezone: str
-) -> pa.Table:
+Owners: TypeAlias = Sequence[int] | pa.Array
+"""The opportunity id of each row (a list, or an Arrow integer array), to name in errors."""
+
+
+def owner_at(owners: Owners, index: int) -> int | None:
+    """The opportunity id of row ``index``."""
+    owner = owners[index]
+    return cast(int | None, owner.as_py()) if isinstance(owner, pa.Scalar) else owner
+
+
+def typed_table(spec: Table, rows: list[dict[str, Any]], owners: Owners, timezone: str) -> pa.Table:
     """Type ``rows`` by the declared columns of ``spec``; unknown columns become text.
 
     The rows become one Arrow struct array in a single call (C++ does the per-value
@@ -115,26 +123,37 @@ def typed_table(
     declared = [column.name for column in spec.columns]
     extra = set().union(*rows).difference(declared)
     names = declared + sorted(extra)
-    kinds: list[Kind] = []
-    for name in names:
-        column = spec.column(name)
-        kinds.append(column.kind if column else "text")
     struct_type = pa.struct(
-        [
-            pa.field(n, pa.bool_() if k == "bool" else pa.string())
-            for n, k in zip(names, kinds, strict=True)
-        ]
+        [pa.field(n, pa.bool_() if _kind(spec, n) == "bool" else pa.string()) for n in names]
     )
     struct = pa.array(rows, type=struct_type)
+    columns = {name: struct.field(index) for index, name in enumerate(names)}
+    return typed_columns(spec, columns, owners, timezone)
+
+
+def typed_columns(
+    spec: Table, columns: dict[str, pa.Array], owners: Owners, timezone: str
+) -> pa.Table:
+    """Type text columns by the declared columns of ``spec``; unknown ones stay text.
+
+    Args:
+        spec: the table.
+        columns: name -> text (or, for ``bool`` columns, bool) array, all one length.
+        owners: the opportunity id of each row, to name in errors.
+        timezone: IANA zone in which Pardot rendered local timestamps.
+
+    Raises:
+        DataError: a value is not of its column's kind, or a key is missing.
+    """
     fields: list[pa.Field] = []
     arrays: list[pa.Array] = []
-    for index, (name, kind) in enumerate(zip(names, kinds, strict=True)):
+    for name, values in columns.items():
         column = spec.column(name)
         try:
-            array = typed_array(struct.field(index), kind, timezone)
+            array = typed_array(values, _kind(spec, name), timezone)
         except CastFailure as failure:
             raise DataError(
-                opportunity_id=owners[failure.index],
+                opportunity_id=owner_at(owners, failure.index),
                 field=f"{spec.name}.{name}",
                 value=failure.value,
                 reason=failure.reason,
@@ -143,7 +162,7 @@ def typed_table(
         if not nullable and array.null_count:
             missing = pc.indices_nonzero(pc.is_null(array))[0].as_py()
             raise DataError(
-                opportunity_id=owners[missing],
+                opportunity_id=owner_at(owners, missing),
                 field=f"{spec.name}.{name}",
                 value="",
                 reason="missing",
@@ -153,12 +172,17 @@ def typed_table(
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def checked_opportunities(table: pa.Table, ids: list[int]) -> pa.Table:
+def _kind(spec: Table, name: str) -> Kind:
+    column = spec.column(name)
+    return column.kind if column else "text"
+
+
+def checked_opportunities(table: pa.Table, ids: Owners) -> pa.Table:
     """Probability within 0-100 and status in lower case (Pardot sends ``Open`` too)."""
     bad = out_of_range(table["probability"], 0, 100)
     if bad is not None:
         raise DataError(
-            opportunity_id=ids[bad],
+            opportunity_id=owner_at(ids, bad),
             field="opportunities.probability",
             value=str(table["probability"][bad].as_py()),
             reason="outside 0-100",

@@ -11,8 +11,10 @@ ranges (``id_greater_than`` + ``id_less_than``), and ``max_concurrency`` workers
 ranges from a queue, so a dense range does not hold the others up. Each range costs
 ceil(rows/200) requests; the split costs the probe and at most one short page per range.
 
-Workers only fetch (lxml parses with the GIL released); the caller gathers pages into
-its batch in one thread. Pages come back in any order, each labelled with its range.
+Workers fetch and, given a ``flatten`` function, flatten each page right there: lxml
+parses and libxslt transforms with the GIL released, so pages are prepared side by side
+on every core. The caller gathers pages into its batch in one thread. Pages come back in
+any order, each labelled with its range.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Final
@@ -29,6 +31,9 @@ from lxml import etree
 
 from .client import PardotClient
 from .errors import PardotError
+from .flatten import FlatPage
+
+Flatten = Callable[[etree._Element], FlatPage | None]
 
 MAX_PAGES: Final = 1_000_000
 """Hard cap of one range's pages: 200 million opportunities, far beyond any account."""
@@ -56,6 +61,8 @@ class Fetched:
     last_id: int | None
     finished: bool
     """This page ended its range."""
+    flat: FlatPage | None = None
+    """The page flattened in the fetching thread, if asked and if it could be."""
 
 
 def _page_facts(result: etree._Element) -> tuple[int, int | None, int | None]:
@@ -97,6 +104,7 @@ def fetch_pages(
     *,
     page_size: int,
     workers: int,
+    flatten: Flatten | None = None,
 ) -> Iterator[Fetched]:
     """Page through ``ranges``; yield every page, labelled with its range.
 
@@ -110,21 +118,23 @@ def fetch_pages(
         ranges: id ranges still to read; a single unbounded range may be split.
         page_size: rows per request.
         workers: requests in flight at most.
+        flatten: applied to each page in the thread that fetched it.
     """
     if len(ranges) == 1 and workers > 1:
         first = _query(client, params, ranges[0])
         count, last_id, total = _page_facts(first)
         finished = _is_last_page(count, total, page_size)
-        yield Fetched(0, ranges[0].lo, first, last_id, finished)
+        flat = flatten(first) if flatten else None
+        yield Fetched(0, ranges[0].lo, first, last_id, finished, flat)
         if finished:
             return
         rest = IdRange(last_id, ranges[0].hi)
         ranges[:] = _split(client, params, rest, total, page_size, workers) or [rest]
     if workers == 1 or len(ranges) == 1:
         for index, span in enumerate(ranges):
-            yield from _sequential(client, params, index, span, page_size)
+            yield from _sequential(client, params, index, span, page_size, flatten)
         return
-    yield from _concurrent(client, params, ranges, page_size, workers)
+    yield from _concurrent(client, params, ranges, page_size, workers, flatten)
 
 
 def _split(
@@ -162,6 +172,7 @@ def _sequential(
     index: int,
     span: IdRange,
     page_size: int,
+    flatten: Flatten | None,
 ) -> Iterator[Fetched]:
     cursor = IdRange(span.lo, span.hi)
     for _ in range(MAX_PAGES):
@@ -171,7 +182,8 @@ def _sequential(
         finished = _is_last_page(count, total, page_size)
         if last_id is not None:
             cursor.lo = last_id
-        yield Fetched(index, after, result, last_id, finished)
+        flat = flatten(result) if flatten else None
+        yield Fetched(index, after, result, last_id, finished, flat)
         if finished:
             return
     raise PardotError(f"stopped after {MAX_PAGES} pages: the id cursor never reached the end")
@@ -183,6 +195,7 @@ def _concurrent(
     ranges: list[IdRange],
     page_size: int,
     workers: int,
+    flatten: Flatten | None,
 ) -> Iterator[Fetched]:
     """Workers take ranges from a queue; pages (or the first error) come back here."""
     todo: queue.SimpleQueue[int] = queue.SimpleQueue()
@@ -198,7 +211,8 @@ def _concurrent(
                     index = todo.get_nowait()
                 except queue.Empty:
                     return
-                for page in _sequential(client, params, index, ranges[index], page_size):
+                pages = _sequential(client, params, index, ranges[index], page_size, flatten)
+                for page in pages:
                     if stop.is_set():
                         return
                     done.put(page)

@@ -1,11 +1,17 @@
 """Parsed Pardot opportunity XML -> typed Arrow tables, one per warehouse table.
 
-The response bytes are parsed exactly once, by the hardened parser in ``envelope``; this
-module walks the resulting tree and gathers the text of every element into rows per
-table (opportunities, campaigns, prospects, opportunity_prospects, visitor_activities),
-then types whole columns at once (``columns``). Pages accumulate in an
-``OpportunityBatch`` until the caller builds them: a few thousand rows an Arrow table, so
-that dlt's per-item overhead vanishes (DESIGN.md §6, §7).
+The response bytes are parsed exactly once, by the hardened parser in ``envelope``. Pages
+accumulate in an ``OpportunityBatch`` until the caller builds them: a few thousand rows
+an Arrow table, so that dlt's per-item overhead vanishes (DESIGN.md §6, §7). A page
+arrives one of two ways:
+
+* flattened (``flatten``, in the fetch thread): its lines are pivoted into string
+  columns (``pivot``) for the whole batch at once, in Arrow; the fast path;
+* as a tree, which this module walks, gathering the text of every element into rows per
+  table (opportunities, campaigns, prospects, opportunity_prospects,
+  visitor_activities): the general walk, for pages the fast path declines and for reads.
+
+Either way whole columns are then typed at once (``columns``), by the same code.
 
 Rules that matter for correctness:
 
@@ -27,16 +33,20 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, cast
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from lxml import etree
 
-from .columns import checked_opportunities, typed_table
+from .columns import checked_opportunities, typed_columns, typed_table
 from .errors import DataError
+from .flatten import FlatPage
+from .pivot import OWNER, pivot
 from .schema import (
     CAMPAIGNS,
     OPPORTUNITIES,
     OPPORTUNITY_PROSPECTS,
     PROSPECTS,
     REJECTED_ROWS,
+    TABLES,
     UNLINK_MARKER,
     VISITOR_ACTIVITIES,
 )
@@ -96,13 +106,16 @@ class OpportunityBatch:
         # is typed by one vectorised cast; the parsed ids are kept beside them.
         self._opportunities: list[Row] = []
         self._opportunity_ids: list[int] = []
-        self._campaigns: dict[int, Row] = {}
-        self._prospects: dict[int, Row] = {}
-        self._campaign_texts: set[str] = set()
-        self._prospect_texts: set[str | None] = set()
+        # Every sighting of a campaign or prospect; the last one per id is kept at build.
+        self._campaigns: list[Row] = []
+        self._prospects: list[Row] = []
         self._links: list[Row] = []
         self._activities: list[Row] = []
         self._rejected: list[Row] = []
+        # Pages on the fast path: their lines, their ids, and opportunities dropped since.
+        self._flat: list[bytes] = []
+        self._flat_count = 0
+        self._dropped: set[int] = set()
         # Opportunity id of every row, for error messages naming the opportunity.
         self._owners: dict[str, list[int]] = {
             CAMPAIGNS.name: [],
@@ -113,16 +126,29 @@ class OpportunityBatch:
 
     def __len__(self) -> int:
         """Number of opportunities gathered since the last build."""
-        return len(self._opportunities)
+        return len(self._opportunities) + self._flat_count
 
-    def add_result(self, result: etree._Element) -> PageInfo:
-        """Gather every ``<opportunity>`` of a query's ``<result>`` element."""
+    def add_result(self, result: etree._Element, flat: FlatPage | None = None) -> PageInfo:
+        """Gather every ``<opportunity>`` of a query's ``<result>`` element.
+
+        Args:
+            result: the ``<result>`` element.
+            flat: the same page flattened by ``flatten.flatten_page``, if it could be;
+                then the tree is not walked.
+        """
         info = PageInfo()
+        if flat is not None:
+            self._flat.append(flat.lines)
+            self._flat_count += len(flat.ids)
+            total = result.findtext("total_results")
+            return PageInfo(
+                count=len(flat.ids),
+                ids=flat.ids,
+                last_created_at=flat.last_created_at,
+                total_results=None if total is None else _integer(total, None, "total_results"),
+                carries_activities=flat.carries_activities,
+            )
         _flatten_unknown_nesting(result)
-        # One response shows a campaign or prospect one way: read each once a page.
-        # A later page may show it changed, and wins.
-        self._campaign_texts.clear()
-        self._prospect_texts.clear()
         total = result.findtext("total_results")
         if total is not None:
             info.total_results = _integer(total, None, "total_results")
@@ -184,7 +210,7 @@ class OpportunityBatch:
                 outside 0-100; names the opportunity and the field.
         """
         try:
-            for _ in range(len(self._opportunities) + 1):
+            for _ in range(len(self) + 1):
                 try:
                     tables = self._build()
                     break
@@ -220,14 +246,13 @@ class OpportunityBatch:
 
     def _drop(self, opportunity_id: int) -> None:
         """Forget every row gathered for one opportunity, children included."""
+        self._dropped.add(opportunity_id)
         kept = [i for i, owner in enumerate(self._opportunity_ids) if owner != opportunity_id]
         self._opportunities = [self._opportunities[i] for i in kept]
         self._opportunity_ids = [self._opportunity_ids[i] for i in kept]
-        self._campaigns = self._without(CAMPAIGNS.name, self._campaigns, opportunity_id)
-        self._prospects = self._without(PROSPECTS.name, self._prospects, opportunity_id)
-        self._campaign_texts = {row["id"] for row in self._campaigns.values()}
-        self._prospect_texts = {row["id"] for row in self._prospects.values()}
         for name, rows in (
+            (CAMPAIGNS.name, self._campaigns),
+            (PROSPECTS.name, self._prospects),
             (OPPORTUNITY_PROSPECTS.name, self._links),
             (VISITOR_ACTIVITIES.name, self._activities),
         ):
@@ -237,24 +262,14 @@ class OpportunityBatch:
             ]
             owners[:] = [owner for owner in owners if owner != opportunity_id]
 
-    def _without(self, name: str, rows: dict[int, Row], opportunity_id: int) -> dict[int, Row]:
-        owners = self._owners[name]
-        kept = {
-            key: row
-            for (key, row), owner in zip(rows.items(), owners, strict=True)
-            if owner != opportunity_id
-        }
-        owners[:] = [owner for owner in owners if owner != opportunity_id]
-        return kept
-
     def _build(self) -> dict[str, pa.Table]:
         opportunity_ids = self._opportunity_ids
         for row in self._opportunities:
             row["is_deleted"] = False
         parts = (
             (OPPORTUNITIES, self._opportunities, opportunity_ids),
-            (CAMPAIGNS, list(self._campaigns.values()), self._owners[CAMPAIGNS.name]),
-            (PROSPECTS, list(self._prospects.values()), self._owners[PROSPECTS.name]),
+            (CAMPAIGNS, self._campaigns, self._owners[CAMPAIGNS.name]),
+            (PROSPECTS, self._prospects, self._owners[PROSPECTS.name]),
             (OPPORTUNITY_PROSPECTS, self._links, self._owners[OPPORTUNITY_PROSPECTS.name]),
             (VISITOR_ACTIVITIES, self._activities, self._owners[VISITOR_ACTIVITIES.name]),
         )
@@ -263,37 +278,67 @@ class OpportunityBatch:
             for spec, rows, owners in parts
             if rows
         }
+        ids: list[int] | pa.Array = opportunity_ids
+        if self._flat:
+            flat = self._build_flat()
+            if OPPORTUNITIES.name in flat:  # rows are merged walked first, then flat
+                flat_ids = flat[OPPORTUNITIES.name]["id"].combine_chunks()
+                ids = pa.concat_arrays([pa.array(opportunity_ids, pa.int64()), flat_ids])
+            tables = _merged(tables, flat)
+        for name in (CAMPAIGNS.name, PROSPECTS.name):
+            if name in tables:
+                tables[name] = _last_per_id(tables[name])
         opportunities = tables.get(OPPORTUNITIES.name)
         if opportunities is not None:
-            tables[OPPORTUNITIES.name] = checked_opportunities(opportunities, opportunity_ids)
+            tables[OPPORTUNITIES.name] = checked_opportunities(opportunities, ids)
+        return tables
+
+    def _build_flat(self) -> dict[str, pa.Table]:
+        """Typed tables of the fast-path pages (without the dropped opportunities)."""
+        strings = pivot(self._flat)
+        dropped = pa.array([str(i) for i in self._dropped], pa.string())
+        tables: dict[str, pa.Table] = {}
+        for spec in TABLES:
+            table = strings.get(spec.name)
+            if table is None:
+                continue
+            key = "id" if spec is OPPORTUNITIES else OWNER
+            if len(dropped):
+                table = table.filter(pc.invert(pc.is_in(table[key], value_set=dropped)))
+            if not table.num_rows:
+                continue
+            columns = {name: table[name].combine_chunks() for name in table.column_names}
+            owners = pc.cast(columns[key], pa.int64())  # plain integers: checked by flatten
+            columns.pop(OWNER, None)
+            if spec is OPPORTUNITIES:
+                columns["is_deleted"] = pa.array([False] * table.num_rows)
+                columns["deleted_at"] = pa.nulls(table.num_rows, pa.string())
+            tables[spec.name] = typed_columns(spec, columns, owners, self.timezone)
         return tables
 
     def _add_campaign(self, element: etree._Element, opportunity_id: int) -> str | None:
         """Gather a nested ``<campaign>``; return its id text for the referring row.
 
-        The same campaign comes with most opportunities and activities of a page: it is
-        read once a page.
+        A campaign (or prospect) comes with many rows; the last sighting wins, as on the
+        fast path. A ``<campaign>`` without an id names no campaign.
         """
-        id_text = element.findtext("id")
-        if id_text is None or id_text in self._campaign_texts:
-            return id_text or None
-        campaign_id = _integer(id_text, opportunity_id, "campaigns.id")
-        self._campaign_texts.add(id_text)
-        if campaign_id not in self._campaigns:
-            self._owners[CAMPAIGNS.name].append(opportunity_id)
-        self._campaigns[campaign_id] = _flat_row(element)
+        row = _flat_row(element)
+        id_text = row.get("id") or None  # a repeated field gives its last value
+        if id_text is None:
+            return None
+        _integer(id_text, opportunity_id, "campaigns.id")
+        self._campaigns.append(row)
+        self._owners[CAMPAIGNS.name].append(opportunity_id)
         return id_text
 
     def _add_links(self, element: etree._Element, opportunity_id: int) -> None:
         linked = 0
         for prospect in element.iterchildren("prospect"):
-            id_text = prospect.findtext("id")
-            if id_text not in self._prospect_texts:
-                prospect_id = _integer(id_text, opportunity_id, "prospects.id")
-                self._prospect_texts.add(id_text)
-                if prospect_id not in self._prospects:
-                    self._owners[PROSPECTS.name].append(opportunity_id)
-                self._prospects[prospect_id] = _flat_row(prospect)
+            row = _flat_row(prospect)
+            id_text = row.get("id")
+            _integer(id_text, opportunity_id, "prospects.id")
+            self._prospects.append(row)
+            self._owners[PROSPECTS.name].append(opportunity_id)
             self._link(opportunity_id, str(id_text), unlinked=False)
             linked += 1
         if not linked:
@@ -333,6 +378,29 @@ _UNKNOWN_NESTING = etree.XPath(
     " | opportunity/opportunity_activities/visitor_activity/*[*][not(self::campaign)]"
     " | opportunity/opportunity_activities/visitor_activity/campaign/*[*]"
 )
+
+
+def _merged(walked: dict[str, pa.Table], flat: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """The tables of both paths together, walked rows first."""
+    merged = dict(walked)
+    for name, table in flat.items():
+        if name in merged:
+            table = pa.concat_tables([merged[name], table], promote_options="default")
+        merged[name] = table
+    return merged
+
+
+def _last_per_id(table: pa.Table) -> pa.Table:
+    """One row per ``id``: its last."""
+    position = pc.indices_nonzero(pc.is_null(pa.nulls(table.num_rows)))
+    last = (
+        table.select(["id"])
+        .append_column("_position", position)
+        .group_by("id", use_threads=False)
+        .aggregate([("_position", "max")])
+    )
+    positions = last["_position_max"]
+    return table.take(pc.take(positions, pc.sort_indices(positions)))
 
 
 def _flatten_unknown_nesting(result: etree._Element) -> None:

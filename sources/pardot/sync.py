@@ -37,6 +37,7 @@ from .client import PardotClient
 from .config import SyncSettings
 from .errors import DailyLimitError, DataError, NotFoundError, PardotError
 from .fetch import Fetched, IdRange, fetch_pages
+from .flatten import flatten_page
 from .parsing import OpportunityBatch, PageInfo
 from .planner import Scan, SyncState, local_day, plan_scan
 from .schema import OPPORTUNITIES, OPPORTUNITY_PROSPECTS, UNLINK_MARKER, UTC_TIMESTAMP
@@ -149,6 +150,7 @@ def sync_opportunities(
             run.ranges,
             page_size=settings.page_size,
             workers=settings.max_concurrency,
+            flatten=flatten_page,
         ):
             _gather(run, fetched)
             if len(run.batch) >= settings.batch_size:
@@ -200,7 +202,7 @@ def _query_params(settings: SyncSettings, scan: Scan) -> dict[str, str | int]:
 
 def _gather(run: _Run, fetched: Fetched) -> None:
     """Add one fetched page to the batch (in this thread) and note its progress."""
-    info = run.batch.add_result(fetched.result)
+    info = run.batch.add_result(fetched.result, fetched.flat)
     _check_order(info, fetched.after)
     settings = run.settings
     if settings.fetch_activities_by_read and info.ids and not info.carries_activities:

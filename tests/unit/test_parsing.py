@@ -79,7 +79,7 @@ def test_full_page_fills_the_five_tables_with_typed_values() -> None:
     assert schema.field("value").type == pa.float64()
 
     campaigns = {row["id"]: row for row in rows(tables["campaigns"])}
-    assert campaigns[3]["name"] == "Google Buyer's Guide", "one response, read once"
+    assert campaigns[3]["name"] == "Google Buyer's Guide (renamed)", "the last sighting wins"
     assert campaigns[4] == {"id": 4, "name": "Webinar", "cost": 12.5}
 
     prospects = {row["id"]: row for row in rows(tables["prospects"])}
