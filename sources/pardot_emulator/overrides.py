@@ -17,6 +17,8 @@ class FieldOverrides:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._texts: dict[int, dict[str, str]] = {}
+        self.generation = 0
+        """Moves on with every set or clear (cache invalidation)."""
 
     def set(self, opportunity_id: int, field: str, text: str) -> None:
         """Render ``field`` of ``opportunity_id`` as ``text`` (escaped; "" is empty)."""
@@ -24,6 +26,7 @@ class FieldOverrides:
             raise ValueError(f"cannot override field {field!r}")
         with self._lock:
             self._texts.setdefault(opportunity_id, {})[field] = text
+            self.generation += 1
 
     def clear(self, opportunity_id: int | None = None) -> None:
         """Forget the overrides of one opportunity, or of all."""
@@ -32,6 +35,7 @@ class FieldOverrides:
                 self._texts.clear()
             else:
                 self._texts.pop(opportunity_id, None)
+            self.generation += 1
 
     def get(self, opportunity_id: int) -> dict[str, str]:
         """A copy of the overrides of one opportunity (empty when none)."""

@@ -43,9 +43,12 @@ class DataStore:
         self._last_created = opportunities[-1].created_at if opportunities else None
         self.listeners: list[Callable[[int], None]] = []
         """Called with an opportunity id after every change to it (cache invalidation)."""
+        self.generation = 0
+        """Moves on with every change, new opportunities included (cache invalidation)."""
 
     def changed(self, opportunity_id: int) -> None:
         """Tell the listeners that an opportunity changed."""
+        self.generation += 1
         for listener in self.listeners:
             listener(opportunity_id)
 
@@ -106,6 +109,7 @@ class DataStore:
         return now
 
     def _add(self, opp: Opportunity) -> None:
+        self.generation += 1
         self.opportunities[opp.id] = opp
         self.all_ids.append(opp.id)
         self._index_live(opp)
