@@ -20,14 +20,13 @@ The fast path is exact or it declines, and the page then takes the general walk 
 
 * an element it does not know appears anywhere in an opportunity (it writes ``!``);
 * an element is left unread: a field with element children, a second ``<campaign>``
-  with children of its own, something other than ``<prospect>`` in ``<prospects>``...;
-* a value holds a tab or a line feed, which would split or forge a line.
+  with children of its own, something other than ``<prospect>`` in ``<prospects>``;
+* a value holds a tab or a line feed, which would split or forge a line;
+* an opportunity id is missing or not a plain integer (the general walk names it).
 
-  For these two, the stylesheet first counts, from the tree, the elements in the
-  opportunities, the elements it reads, and the lines and tokens it is about to write.
-  The elements must all be read, and the page must hold exactly that many tabs and
-  line feeds;
-* an opportunity id is missing or not a plain integer (the general walk names it);
+For the second and third, the stylesheet first counts from the tree the elements in the
+opportunities, the elements it reads, and the lines and tokens it is about to write: the
+elements must all be read, and the text must hold exactly that many tabs and line feeds.
 
 Which element a field reads follows the general walk: a repeated field gives its last
 value (``pivot``), a repeated container its first (``find``).
@@ -149,7 +148,6 @@ _FLATTEN: Final = _stylesheet()
 _IDS: Final = etree.XPath("opportunity/id[last()]/text()", smart_strings=False)
 _COUNT: Final = etree.XPath("count(opportunity)")
 _LAST_CREATED_AT: Final = etree.XPath("string(opportunity[last()]/created_at[last()])")
-_CARRIES_ACTIVITIES: Final = etree.XPath("boolean(opportunity/opportunity_activities)")
 
 
 @dataclass(frozen=True)
@@ -183,4 +181,5 @@ def flatten_page(result: etree._Element) -> FlatPage | None:
     if unread or lines.count(b"\t") + lines.count(b"\n") != separators or b"\t!" in lines:
         return None
     created = str(_LAST_CREATED_AT(result))
-    return FlatPage(lines, ids, created or None, bool(_CARRIES_ACTIVITIES(result)))
+    carries_activities = f"\t{HAS_ACTIVITIES}".encode() in lines  # no value holds a tab
+    return FlatPage(lines, ids, created or None, carries_activities)

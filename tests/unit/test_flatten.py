@@ -281,3 +281,15 @@ def test_random_changes_to_a_page_build_the_same_both_ways_or_are_declined(
     for reject in (False, True):  # with bad rows set aside, the same ones go
         fast, walked = (outcome(body, fast=fast, reject=reject) for fast in (True, False))
         assert fast == walked
+
+
+def test_the_page_facts_paging_needs_come_out_the_same_both_ways() -> None:
+    for body in (page(FULL, "<id>8</id><created_at>2024-05-01 10:00:00</created_at>"),
+                 page("<id>8</id><name>no activities</name>")):  # fmt: skip
+        result = result_of(body)
+        flat = flatten_page(result)
+        assert flat is not None
+        fast = OpportunityBatch(TIMEZONE).add_result(result, flat)
+        walked = OpportunityBatch(TIMEZONE).add_result(result_of(body))
+        assert fast == walked
+    assert fast.carries_activities is False and fast.last_created_at is None
