@@ -85,6 +85,9 @@ def run_case(
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "RUNTIME__DLTHUB_TELEMETRY": "false",
+        # with Airflow installed (the dev extra), dlt would look every setting up among
+        # Airflow's Variables too, and import Airflow in every case's process
+        "PROVIDERS__ENABLE_AIRFLOW_SECRETS": "false",
         "DLT_DATA_DIR": str(workdir / "dlt_data"),
     }
     _log(f"{label} ...")
