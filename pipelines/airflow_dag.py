@@ -44,10 +44,10 @@ from pipelines.runner import (
     EXIT_FAILED,
     EXIT_OK,
     RunSummary,
-    _create_views,
-    _finish,
-    _root_cause,
     default_destination,
+    finish_summary,
+    refresh_views,
+    root_cause,
 )
 from sources.pardot import SyncReport, pardot_source
 
@@ -89,9 +89,9 @@ class PardotTask:
         self.report = SyncReport()  # replaced by ``source``; this one if it is never called
         try:
             helper_run()
-            _create_views(self.pipeline)
+            refresh_views(self.pipeline)
         except Exception as exc:
-            self.report.outcome, self.report.error = "error", _root_cause(exc)
+            self.report.outcome, self.report.error = "error", root_cause(exc)
         summary = RunSummary(
             outcome="error",
             exit_code=EXIT_FAILED,
@@ -99,7 +99,7 @@ class PardotTask:
             dataset=self.pipeline.dataset_name,
             destination=str(getattr(self.pipeline.destination, "destination_name", "")),
         )
-        _finish(summary, self.report)
+        finish_summary(summary, self.report)
         summary.seconds = round(time.monotonic() - started, 3)
         logger.info("pardot-sync summary: %s", summary.to_json())
         return outcome(summary)

@@ -120,17 +120,17 @@ def run_sync(
             pipeline.run(source, table_format=table_format)  # type: ignore[arg-type]  # None = default
         if delta:
             reconcile_links(pipeline)
-        _create_views(pipeline)
+        refresh_views(pipeline)
     except Exception as exc:
-        report.outcome, report.error = "error", _root_cause(exc)
+        report.outcome, report.error = "error", root_cause(exc)
     summary.seconds = round(time.monotonic() - started, 3)
-    _finish(summary, report)
+    finish_summary(summary, report)
     if pipeline is not None:
         _remember(pipeline, summary)
     return summary
 
 
-def _create_views(pipeline: dlt.Pipeline) -> None:
+def refresh_views(pipeline: dlt.Pipeline) -> None:
     """Analysts' views after every load that got through; a failure is only logged."""
     try:
         create_views(pipeline)
@@ -191,7 +191,8 @@ def duckdb_file(path: str) -> Any:
     return dlt.destinations.duckdb(DuckDbCredentials(location, global_config=dict(DUCKDB_SETTINGS)))
 
 
-def _finish(summary: RunSummary, report: SyncReport) -> RunSummary:
+def finish_summary(summary: RunSummary, report: SyncReport) -> RunSummary:
+    """Fill ``summary`` from the run's report: counts, outcome, exit code and message."""
     summary.requests, summary.pages = report.requests, report.pages
     summary.opportunities, summary.deleted = report.opportunities, report.deleted
     summary.scan = report.scan
@@ -214,7 +215,7 @@ def _finish(summary: RunSummary, report: SyncReport) -> RunSummary:
     return summary
 
 
-def _root_cause(exc: BaseException) -> BaseException:
+def root_cause(exc: BaseException) -> BaseException:
     """The Pardot or configuration error behind dlt's wrapping, else ``exc`` itself."""
     seen: BaseException | None = exc
     while seen is not None:
