@@ -39,7 +39,7 @@ from lxml import etree
 from .columns import checked_opportunities, typed_columns, typed_table
 from .errors import DataError
 from .flatten import FlatPage
-from .pivot import OWNER, pivot
+from .pivot import OWNER, pivot, positions
 from .schema import (
     CAMPAIGNS,
     OPPORTUNITIES,
@@ -115,6 +115,8 @@ class OpportunityBatch:
         # Pages on the fast path: their lines, their ids, and opportunities dropped since.
         self._flat: list[bytes] = []
         self._flat_count = 0
+        self._pivoted: dict[str, pa.Table] | None = None
+        """The flat pages as string tables: pivoted once a build, whatever is rejected."""
         self._dropped: set[int] = set()
         # Opportunity id of every row, for error messages naming the opportunity.
         self._owners: dict[str, list[int]] = {
@@ -136,22 +138,18 @@ class OpportunityBatch:
             flat: the same page flattened by ``flatten.flatten_page``, if it could be;
                 then the tree is not walked.
         """
+        total = result.findtext("total_results")
         info = PageInfo()
+        if total is not None:
+            info.total_results = _integer(total, None, "total_results")
         if flat is not None:
             self._flat.append(flat.lines)
             self._flat_count += len(flat.ids)
-            total = result.findtext("total_results")
-            return PageInfo(
-                count=len(flat.ids),
-                ids=flat.ids,
-                last_created_at=flat.last_created_at,
-                total_results=None if total is None else _integer(total, None, "total_results"),
-                carries_activities=flat.carries_activities,
-            )
+            info.count, info.ids = len(flat.ids), flat.ids
+            info.last_created_at = flat.last_created_at
+            info.carries_activities = flat.carries_activities
+            return info
         _flatten_unknown_nesting(result)
-        total = result.findtext("total_results")
-        if total is not None:
-            info.total_results = _integer(total, None, "total_results")
         for element in result.iterchildren("opportunity"):
             # Every element counts towards the page size, rejected or not: a short
             # page, not a short list of good rows, is what ends keyset paging.
@@ -295,7 +293,9 @@ class OpportunityBatch:
 
     def _build_flat(self) -> dict[str, pa.Table]:
         """Typed tables of the fast-path pages (without the dropped opportunities)."""
-        strings = pivot(self._flat)
+        if self._pivoted is None:
+            self._pivoted = pivot(self._flat)
+        strings = self._pivoted
         dropped = pa.array([str(i) for i in self._dropped], pa.string())
         tables: dict[str, pa.Table] = {}
         for spec in TABLES:
@@ -392,15 +392,14 @@ def _merged(walked: dict[str, pa.Table], flat: dict[str, pa.Table]) -> dict[str,
 
 def _last_per_id(table: pa.Table) -> pa.Table:
     """One row per ``id``: its last."""
-    position = pc.indices_nonzero(pc.is_null(pa.nulls(table.num_rows)))
     last = (
         table.select(["id"])
-        .append_column("_position", position)
+        .append_column("_position", positions(table.num_rows))
         .group_by("id", use_threads=False)
         .aggregate([("_position", "max")])
     )
-    positions = last["_position_max"]
-    return table.take(pc.take(positions, pc.sort_indices(positions)))
+    kept = last["_position_max"]
+    return table.take(pc.take(kept, pc.sort_indices(kept)))
 
 
 def _flatten_unknown_nesting(result: etree._Element) -> None:

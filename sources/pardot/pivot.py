@@ -132,13 +132,17 @@ class _Lines:
     def present(self, kind: str, token: str) -> pa.Array:
         """Whether each line of ``kind`` holds ``token`` (a flag, whose text is empty)."""
         group = self._group(kind, token)
-        if group is None:
-            return pa.array([False] * self.count(kind))
-        return pc.is_valid(scatter(self.rows_of(kind, group[0]), group[0], self.count(kind)))
+        rows = pa.array([], pa.int64()) if group is None else self.rows_of(kind, group[0])
+        return pc.is_in(positions(self.count(kind)), value_set=pc.cast(rows, pa.uint64()))
 
     def fields(self, kind: str) -> dict[str, pa.Array]:
         """Every field of every line of ``kind``, by field name."""
         return {name: self.column(kind, code(i)) for i, name in enumerate(FIELDS[kind])}
+
+
+def positions(length: int) -> pa.Array:
+    """0, 1, … ``length`` - 1 (uint64), made by a kernel rather than a Python range."""
+    return pc.indices_nonzero(pc.is_null(pa.nulls(length)))
 
 
 def scatter(rows: pa.Array, values: pa.Array, length: int) -> pa.Array:
@@ -154,8 +158,7 @@ def scatter(rows: pa.Array, values: pa.Array, length: int) -> pa.Array:
             rows, values = rows.filter(last), values.filter(last)
     if len(rows) == length:
         return values  # every row has the field: ascending and distinct, so in order
-    everywhere = pc.is_null(pa.nulls(length))
-    mask = pc.is_in(pc.indices_nonzero(everywhere), value_set=pc.cast(rows, pa.uint64()))
+    mask = pc.is_in(positions(length), value_set=pc.cast(rows, pa.uint64()))
     return pc.replace_with_mask(pa.nulls(length, values.type), mask, values)
 
 

@@ -38,6 +38,8 @@ class OpportunityApi:
         self.xml = XmlRenderer(views)
         self._pages: dict[tuple[object, ...], bytes] = {}
         """With ``render_cache``: whole query responses, for the current data only."""
+        self._pages_data: tuple[int, int] | None = None
+        """(store, overrides) generation the cached responses were rendered from."""
 
     def parse_time(self, text: str) -> datetime:
         """A filter or field time in the account zone, relative to the virtual now."""
@@ -85,9 +87,14 @@ class OpportunityApi:
         """``do/query``."""
         with self.store.lock:
             key = self._page_key(params, version, as_json)
-            cached = self._pages.get(key) if key else None
-            if cached is not None:
-                return cached
+            if key is not None:
+                data = (self.store.generation, self.views.overrides.generation)
+                if data != self._pages_data:  # the data changed: every page is stale
+                    self._pages.clear()
+                    self._pages_data = data
+                cached = self._pages.get(key)
+                if cached is not None:
+                    return cached
             found = run_query(self.store, params, version, self.parse_time)
             activities = self.config.query_includes_activities
             if as_json:
@@ -95,9 +102,7 @@ class OpportunityApi:
                 body = json_ok([tree])
             else:
                 body = self.xml.query(found.rows, found.total, found.output, activities)
-            if key:
-                if self._pages and next(iter(self._pages))[:2] != key[:2]:
-                    self._pages.clear()  # the data changed: every page is stale
+            if key is not None:
                 self._pages[key] = body
             return body
 
@@ -114,8 +119,7 @@ class OpportunityApi:
         for name, value in params.items():
             if name.endswith(("_after", "_before")) and not value.strip()[:1].isdigit():
                 return None
-        generations = (self.store.generation, self.views.overrides.generation)
-        return (*generations, version, as_json, *sorted(params.items()))
+        return (version, as_json, *sorted(params.items()))
 
     def read(self, params: Mapping[str, str], as_json: bool = False) -> bytes:
         """``do/read/id/<id>``."""
