@@ -11,18 +11,25 @@ ranges (``id_greater_than`` + ``id_less_than``), and ``max_concurrency`` workers
 ranges from a queue, so a dense range does not hold the others up. Each range costs
 ceil(rows/200) requests; the split costs the probe and at most one short page per range.
 
-Workers fetch and, given a ``flatten`` function, flatten each page right there: lxml
-parses and libxslt transforms with the GIL released, so pages are prepared side by side
-on every core. The caller gathers pages into its batch in one thread. Pages come back in
-any order, each labelled with its range.
+Workers only fetch: as soon as a page is parsed and its last id known, they ask for the
+next one, and hand the page to a small pool (one thread per core) that flattens it with
+the given ``flatten`` function: lxml parses and libxslt transforms with the GIL released,
+so pages are prepared side by side on every core while the next requests are in flight.
+Even with one worker, fetching runs in its own thread, so the caller's work on a page
+never delays the next request. The caller gathers pages into its batch in one thread.
+Pages come back in any order across ranges, in order within a range, each labelled with
+its range.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Final
@@ -40,6 +47,15 @@ MAX_PAGES: Final = 1_000_000
 PAGES_PER_RANGE: Final = 100
 """A split aims at ranges of about this many pages: more ranges balance better, but
 each may end on a short page (one request of overhead)."""
+AHEAD_PER_WORKER: Final = 4
+"""Pages each worker may fetch ahead of the caller: enough to keep requests flowing while
+the caller works on a batch, few enough that a stopped run wastes only a handful."""
+
+
+def most_requests_ahead(workers: int) -> int:
+    """Requests a scan may have made beyond the pages its caller has taken: the queue's
+    pages, plus the one each worker holds while the queue is full."""
+    return (AHEAD_PER_WORKER + 1) * workers
 
 
 @dataclass
@@ -62,7 +78,7 @@ class Fetched:
     finished: bool
     """This page ended its range."""
     flat: FlatPage | None = None
-    """The page flattened in the fetching thread, if asked and if it could be."""
+    """The page flattened off the requests' path, if asked and if it could be."""
 
 
 def _page_facts(result: etree._Element) -> tuple[int, int | None, int | None]:
@@ -109,8 +125,9 @@ def fetch_pages(
     """Page through ``ranges``; yield every page, labelled with its range.
 
     A single range whose first page is not the last is replaced in ``ranges`` (in
-    place) by what is left of it after that page, split when that is worth it; the
-    first page comes labelled 0 before that. The caller tracks progress per range.
+    place) by what is left of it after that page, split when that is worth it, before
+    that first page comes back labelled 0 (range 0 then starts where it ended). The
+    caller tracks progress per range.
 
     Args:
         client: the Pardot client (thread-safe; it enforces the concurrency limit).
@@ -118,22 +135,19 @@ def fetch_pages(
         ranges: id ranges still to read; a single unbounded range may be split.
         page_size: rows per request.
         workers: requests in flight at most.
-        flatten: applied to each page in the thread that fetched it.
+        flatten: applied to each page in a pool thread, off the requests' path.
     """
     if len(ranges) == 1 and workers > 1:
+        lo = ranges[0].lo
         first = _query(client, params, ranges[0])
         count, last_id, total = _page_facts(first)
         finished = _is_last_page(count, total, page_size)
-        flat = flatten(first) if flatten else None
-        yield Fetched(0, ranges[0].lo, first, last_id, finished, flat)
+        if not finished:
+            rest = IdRange(last_id, ranges[0].hi)
+            ranges[:] = _split(client, params, rest, total, page_size, workers) or [rest]
+        yield Fetched(0, lo, first, last_id, finished, flatten(first) if flatten else None)
         if finished:
             return
-        rest = IdRange(last_id, ranges[0].hi)
-        ranges[:] = _split(client, params, rest, total, page_size, workers) or [rest]
-    if workers == 1 or len(ranges) == 1:
-        for index, span in enumerate(ranges):
-            yield from _sequential(client, params, index, span, page_size, flatten)
-        return
     yield from _concurrent(client, params, ranges, page_size, workers, flatten)
 
 
@@ -172,7 +186,6 @@ def _sequential(
     index: int,
     span: IdRange,
     page_size: int,
-    flatten: Flatten | None,
 ) -> Iterator[Fetched]:
     cursor = IdRange(span.lo, span.hi)
     for _ in range(MAX_PAGES):
@@ -182,11 +195,14 @@ def _sequential(
         finished = _is_last_page(count, total, page_size)
         if last_id is not None:
             cursor.lo = last_id
-        flat = flatten(result) if flatten else None
-        yield Fetched(index, after, result, last_id, finished, flat)
+        yield Fetched(index, after, result, last_id, finished)
         if finished:
             return
     raise PardotError(f"stopped after {MAX_PAGES} pages: the id cursor never reached the end")
+
+
+def _flattened(page: Fetched, flatten: Flatten) -> Fetched:
+    return dataclasses.replace(page, flat=flatten(page.result))
 
 
 def _concurrent(
@@ -197,12 +213,19 @@ def _concurrent(
     workers: int,
     flatten: Flatten | None,
 ) -> Iterator[Fetched]:
-    """Workers take ranges from a queue; pages (or the first error) come back here."""
+    """Workers take ranges from a queue; pages (or the first error) come back here.
+
+    A worker puts each page, or the future of its flattening, on one queue in the order
+    it fetched them, so the pages of a range come back in order.
+    """
     todo: queue.SimpleQueue[int] = queue.SimpleQueue()
     for index in range(len(ranges)):
         todo.put(index)
-    done: queue.Queue[Fetched | BaseException | None] = queue.Queue(maxsize=4 * workers)
+    done: queue.Queue[Fetched | Future[Fetched] | BaseException | None] = queue.Queue(
+        maxsize=AHEAD_PER_WORKER * workers
+    )
     stop = threading.Event()
+    preparing = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="pardot-flatten")
 
     def work() -> None:
         try:
@@ -211,11 +234,10 @@ def _concurrent(
                     index = todo.get_nowait()
                 except queue.Empty:
                     return
-                pages = _sequential(client, params, index, ranges[index], page_size, flatten)
-                for page in pages:
-                    if stop.is_set():
+                for page in _sequential(client, params, index, ranges[index], page_size):
+                    done.put(preparing.submit(_flattened, page, flatten) if flatten else page)
+                    if stop.is_set():  # before asking for the next page
                         return
-                    done.put(page)
         except BaseException as exc:  # handed to the consumer, which raises it
             done.put(exc)
         finally:
@@ -236,9 +258,10 @@ def _concurrent(
             elif isinstance(item, BaseException):
                 raise item
             else:
-                yield item
+                yield item.result() if isinstance(item, Future) else item
     finally:
         stop.set()
         while any(thread.is_alive() for thread in threads):
             with contextlib.suppress(queue.Empty):  # unblock workers handing over a page
                 done.get(timeout=0.05)
+        preparing.shutdown(wait=True, cancel_futures=True)

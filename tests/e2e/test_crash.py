@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from sources.pardot.fetch import most_requests_ahead
 from sources.pardot_emulator import EmulatorConfig
 
 from .conftest import Harness, start_harness
@@ -48,9 +49,9 @@ RUNS = [
 def harness(isolated_environment: Path, request: pytest.FixtureRequest) -> Iterator[Harness]:
     """400 opportunities paged 50 at a time, so one run is many pages.
 
-    Sequential paging (max_concurrency 1) makes the kill point and every request count
-    exact; ``test_killed_concurrent_run_then_rerun_is_exact`` covers ranges read side by
-    side, where prefetching makes counts vary.
+    Sequential paging (max_concurrency 1) reads one range in order, so every complete
+    run's request count is exact, and a kill leaves at most a few pages fetched ahead;
+    ``test_killed_concurrent_run_then_rerun_is_exact`` covers ranges read side by side.
     """
     config = EmulatorConfig(opportunities=400, seed=29, realtime_clock=False)
     yield from start_harness(
@@ -179,7 +180,8 @@ def test_killed_run_then_rerun_loses_and_doubles_nothing(
     # The kill happened where it was meant to: what the killed process fetched and wrote.
     if kill_point == "mid_extract":
         assert killed["pages"] == 2
-        assert queries(harness) == 2, "killed before asking for page 3"
+        # Even one worker fetches ahead of the caller, by a bounded number of pages.
+        assert 2 <= queries(harness) <= 2 + most_requests_ahead(1) < pages(new)
     else:
         assert queries(harness) == pages(new), "the killed run fetched everything new"
     if kill_point in EXTRACTED:
