@@ -71,7 +71,13 @@ def ratios(cases: dict[str, dict[str, Any]], served: int) -> list[Ratio]:
     return [
         Ratio("ours_over_floor", _over(ours, rate(cases.get("floor"))), 0.5, True),
         Ratio("ours_over_naive", _over(ours, rate(cases.get("naive"))), 10.0, True),
-        Ratio("concurrency_5_over_1_at_200ms", _over(rate(five), rate(one)), 4.5, True, "opp/s"),
+        Ratio(
+            "concurrency_5_over_1_at_200ms",
+            _over(rate(five), rate(one)),
+            4.5,
+            True,
+            _fetching_note(one, five),
+        ),
         Ratio("errors_66_at_200ms", None if errors is None else float(errors), 0.0, False),
         Ratio(
             "request_overhead",
@@ -90,11 +96,23 @@ def ratios(cases: dict[str, dict[str, Any]], served: int) -> list[Ratio]:
     ]
 
 
+def _fetching_note(one: dict[str, Any] | None, five: dict[str, Any] | None) -> str:
+    """The ratio of the fetching alone, and the tail both runs pay after it."""
+    if not one or not five or not one.get("fetching") or not five.get("fetching"):
+        return "opp/s"
+    tails = "/".join(f"{case['seconds'] - case['fetching']:.2f}" for case in (one, five))
+    return (
+        f"opp/s; fetching alone {one['fetching'] / five['fetching']:.2f}x, "
+        f"then a tail of {tails} s (c=1/c=5: last batch, normalize, load)"
+    )
+
+
 COLUMNS = (
     ("case", "", 40),
     ("opportunities", "", 13),
     ("requests", "", 8),
     ("seconds", ".2f", 8),
+    ("fetching", ".2f", 8),
     ("opp_per_s", ",.0f", 9),
     ("extract", ".2f", 7),
     ("normalize", ".2f", 9),

@@ -52,3 +52,7 @@ def test_benchmark_prints_every_row_and_writes_every_ratio(tmp_path: Path) -> No
     for case in payload["cases"].values():
         assert case["opportunities"] > 0 and case["requests"] > 0 and case["peak_rss_mb"] > 0
     assert payload["cases"]["ours"]["exit_code"] == 0, payload["cases"]["ours"]["message"]
+    for key in ("ours", "latency_c1", "latency_c5"):
+        case = payload["cases"][key]
+        assert 0 < case["fetching"] < case["seconds"], "fetching ends before the load does"
+    assert "fetching alone" in payload["ratios"]["concurrency_5_over_1_at_200ms"]["note"]
