@@ -102,8 +102,7 @@ def test_untypable_value_stops_the_run_names_it_and_is_loaded_once_fixed(
 @pytest.mark.usefixtures("quick_backoff")
 def test_rows_fetched_before_a_network_failure_are_loaded(isolated_environment: Path) -> None:
     """Pages 1-3 arrive, then every query meets a 503 until the retries run out."""
-    # 600 opportunities: more pages than the bad page plus those fetched ahead of it
-    config = EmulatorConfig(opportunities=600, seed=23, realtime_clock=False)
+    config = EmulatorConfig(opportunities=300, seed=23, realtime_clock=False)
     proxies: list[ScriptedProxy] = []
 
     def wrap(emulator: object) -> ScriptedProxy:
