@@ -6,6 +6,7 @@ no sockets, so the tests can watch requests happen while the caller holds a page
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -54,6 +55,7 @@ def _live(emulator: PardotEmulator) -> int:
 
 
 def _eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Whether ``check`` comes true within ``timeout``: the fetch thread runs on its own."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -111,12 +113,10 @@ def test_pages_are_flattened_off_the_fetching_thread_and_come_back_in_range_orde
 def test_an_error_while_flattening_reaches_the_caller_and_stops_the_workers(
     client: PardotClient, emulator: PardotEmulator
 ) -> None:
-    calls = 0
+    calls = itertools.count(1)  # next() is atomic: pool threads flatten side by side
 
     def flatten(result: etree._Element) -> FlatPage | None:
-        nonlocal calls
-        calls += 1
-        if calls == 3:
+        if next(calls) == 3:
             raise RuntimeError("flatten broke")
         return flatten_page(result)
 
