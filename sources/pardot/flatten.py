@@ -3,7 +3,8 @@
 Walking a page element by element in Python costs several times the lxml parse itself
 (DESIGN.md §6). Here one generated XSLT stylesheet does the walk inside libxslt, which
 dispatches on element names by hash look-up and, like the parser, releases the GIL: the
-threads of the flatten pool in ``fetch`` work on pages side by side. It writes one line per row::
+threads of the flatten pool in ``fetch`` work on pages side by side. It writes one line
+per row::
 
     O<TAB>00<id><TAB>01<name>...<TAB>#C<TAB>#P<TAB>#A   an opportunity
     C<TAB>00<id><TAB>01<name>...                        its (or its activity's) campaign

@@ -5,8 +5,8 @@ accumulate in an ``OpportunityBatch`` until the caller builds them: a few thousa
 an Arrow table, so that dlt's per-item overhead vanishes (DESIGN.md §6, §7). A page
 arrives one of two ways:
 
-* flattened (``flatten``, in the flatten pool of ``fetch``): its lines are pivoted into string
-  columns (``pivot``) for the whole batch at once, in Arrow; the fast path;
+* flattened (``flatten``, in the flatten pool of ``fetch``): its lines are pivoted into
+  string columns (``pivot``) for the whole batch at once, in Arrow; the fast path;
 * as a tree, which this module walks, gathering the text of every element into rows per
   table (opportunities, campaigns, prospects, opportunity_prospects,
   visitor_activities): the general walk, for pages the fast path declines and for reads.
