@@ -73,7 +73,9 @@ class PardotTask:
     def source(self) -> Any:
         """The Pardot source, reporting into a new ``SyncReport``."""
         self.report = SyncReport()
-        return pardot_source(report=self.report, **self.source_options)
+        # One load package per task run: the helper runs the source once.
+        options = {"checkpoint_every": 0, **self.source_options}
+        return pardot_source(report=self.report, **options)
 
     def wrap(self, helper_run: Callable[[], None]) -> Callable[[], dict[str, Any]]:
         """The task's callable: the helper's run, then views, summary and outcome."""

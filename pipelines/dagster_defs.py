@@ -55,7 +55,8 @@ def build_pardot_assets(
         context: AssetExecutionContext, pardot_dlt: DagsterDltResource
     ) -> Iterator[Any]:
         report = SyncReport()
-        source = pardot_source(report=report, **source_options)
+        # One load package per materialization: the asset runs the source once.
+        source = pardot_source(report=report, **{"checkpoint_every": 0, **source_options})
         if pipeline.has_pending_data:
             context.log.warning("finishing the load packages of an interrupted run first")
             pipeline.run()

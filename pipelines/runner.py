@@ -22,7 +22,12 @@ from dlt.common.configuration.exceptions import ConfigurationException
 from dlt.common.schema.typing import TTableFormat
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
-from sources.pardot import SyncReport, pardot_source
+from sources.pardot import (
+    DEFAULT_CHECKPOINT_EVERY,
+    SyncReport,
+    pardot_source,
+    run_checkpointed,
+)
 from sources.pardot.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -57,6 +62,8 @@ class RunSummary:
     pages: int = 0
     opportunities: int = 0
     deleted: int = 0
+    checkpoints: int = 0
+    """Load packages committed before the last one (``checkpoint_every``)."""
     seconds: float = 0.0
     pipeline: str = ""
     dataset: str = ""
@@ -76,6 +83,7 @@ def run_sync(
     pipelines_dir: str | None = None,
     progress: Callable[[SyncReport], None] | None = None,
     table_format: TTableFormat | None = None,
+    checkpoint_every: int | None = None,
     **source_options: Any,
 ) -> RunSummary:
     """One incremental run; never raises for a Pardot or configuration failure.
@@ -88,6 +96,9 @@ def run_sync(
         progress: called after every page with the report so far.
         table_format: ``"delta"`` (or ``"iceberg"``) for the filesystem destination, whose
             plain Parquet files cannot merge: Delta tables can, so the files stay exact.
+        checkpoint_every: load and commit every this many opportunities while fetching
+            goes on, so that a kill loses at most that much work (0: one load at the end).
+            None: ``checkpoint_every`` in ``[sources.pardot]``, else 50,000.
         **source_options: passed to ``pardot_source`` (overrides config and secrets).
     """
     started = time.monotonic()
@@ -101,7 +112,12 @@ def run_sync(
     )
     pipeline: dlt.Pipeline | None = None
     try:
-        source = pardot_source(report=report, progress=progress, **source_options)
+        if checkpoint_every is None:
+            configured = dlt.config.get("sources.pardot.checkpoint_every", int)
+            checkpoint_every = DEFAULT_CHECKPOINT_EVERY if configured is None else configured
+        source = pardot_source(
+            report=report, progress=progress, checkpoint_every=checkpoint_every, **source_options
+        )
         pipeline = dlt.pipeline(
             pipeline_name=pipeline_name,
             destination=destination,
@@ -117,7 +133,7 @@ def run_sync(
                 # the working folder, packages and cursor together: the source refetches.)
                 logger.warning("finishing the load packages of an interrupted run first")
                 pipeline.run()
-            pipeline.run(source, table_format=table_format)  # type: ignore[arg-type]  # None = default
+            run_checkpointed(pipeline, source, report, table_format=table_format)
         if delta:
             reconcile_links(pipeline)
         refresh_views(pipeline)
@@ -199,7 +215,7 @@ def finish_summary(summary: RunSummary, report: SyncReport) -> RunSummary:
     """Fill ``summary`` from the run's report: counts, outcome, exit code and message."""
     summary.requests, summary.pages = report.requests, report.pages
     summary.opportunities, summary.deleted = report.opportunities, report.deleted
-    summary.scan = report.scan
+    summary.scan, summary.checkpoints = report.scan, report.checkpoints
     summary.rows = {name: report.rows.get(name, 0) for name in TABLES_BY_NAME}
     error = report.error
     if report.outcome == "complete":

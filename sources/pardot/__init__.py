@@ -5,10 +5,16 @@ signature (``[sources.pardot]`` in ``.dlt/config.toml``, ``[sources.pardot.crede
 in ``.dlt/secrets.toml``, or ``SOURCES__PARDOT__…`` environment variables), and the one
 resource hands the Arrow tables of ``sync`` to dlt, each marked with its table's hints
 so that one pass over the API fills the five tables of DESIGN.md §3.3.
+
+With ``checkpoint_every``, one ``pipeline.run`` of the source loads only up to the run's
+next checkpoint and leaves ``report.outcome == "checkpoint"``: running the same source
+object again resumes the paused run (its fetch threads never stopped) into the next load
+package. ``run_checkpointed`` does that loop.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any, cast
@@ -25,7 +31,7 @@ from dlt.extract.resource import DltResource
 
 from .auth import Credentials
 from .client import PardotClient
-from .config import SyncSettings
+from .config import DEFAULT_CHECKPOINT_EVERY, SyncSettings
 from .loaded import read_loaded_rows
 from .schema import OPPORTUNITIES, TABLES_BY_NAME, UNLINK_MARKER, Table
 from .settings import (
@@ -35,9 +41,17 @@ from .settings import (
     DEFAULT_TOKEN_URL,
     MAX_PAGE_SIZE,
 )
-from .sync import Progress, SyncReport, sync_opportunities
+from .sync import Checkpoint, Progress, State, SyncReport, SyncRun, sync_opportunities
 
-__all__ = ["PardotCredentials", "SyncReport", "pardot_source"]
+__all__ = [
+    "DEFAULT_CHECKPOINT_EVERY",
+    "PardotCredentials",
+    "SyncReport",
+    "pardot_source",
+    "run_checkpointed",
+]
+
+logger = logging.getLogger(__name__)
 
 
 @configspec
@@ -83,6 +97,7 @@ def pardot_source(
     hard_delete: bool = False,
     reject_bad_rows: bool = False,
     force_full_sweep: bool = False,
+    checkpoint_every: int = 0,
     http: httpx.Client | None = None,
     report: SyncReport | None = None,
     progress: Progress | None = None,
@@ -111,6 +126,9 @@ def pardot_source(
             table ``rejected_rows`` with the reason, and go on; by default the run stops
             at it (exit 1) without moving past it.
         force_full_sweep: make this run a full sweep whatever the cadence.
+        checkpoint_every: pause every this many opportunities, so that dlt loads them
+            and commits the state before the run goes on (see the module docstring);
+            0 = one load package per run.
         http: an httpx client to send requests through (tests mount the emulator here).
         report: filled with how the run went (outcome, pages, requests).
         progress: called after every page with the report so far.
@@ -130,6 +148,7 @@ def pardot_source(
         full_sweep_every_hours=full_sweep_every_hours,
         hard_delete=hard_delete,
         reject_bad_rows=reject_bad_rows,
+        checkpoint_every=checkpoint_every,
     )
     client = PardotClient(
         base_url=base_url,
@@ -140,18 +159,14 @@ def pardot_source(
         max_concurrency=settings.max_concurrency,
     )
     run_report = report if report is not None else SyncReport()
+    hints = {
+        name: _table_hints(spec, hard_delete=settings.hard_delete)
+        for name, spec in TABLES_BY_NAME.items()
+    }
 
-    # Every table's hints travel with its items: hints declared on the resource would be
-    # merged into the child tables too (dlt would give campaigns an is_deleted column).
-    @dlt.resource(name=OPPORTUNITIES.name, write_disposition="merge")
-    def opportunities() -> Iterator[Any]:
-        state = dlt.current.resource_state()
-        hints = {
-            name: _table_hints(spec, hard_delete=settings.hard_delete)
-            for name, spec in TABLES_BY_NAME.items()
-        }
+    def whole_run(state: State) -> SyncRun:
         try:
-            for table_name, table in sync_opportunities(
+            yield from sync_opportunities(
                 client,
                 settings,
                 state,
@@ -159,12 +174,57 @@ def pardot_source(
                 progress=progress,
                 force_full_sweep=force_full_sweep,
                 read_loaded=_read_loaded,
-            ):
-                yield dlt.mark.with_hints(table, hints[table_name], create_table_variant=True)
+            )
         finally:
             client.close()
 
+    # Every table's hints travel with its items: hints declared on the resource would be
+    # merged into the child tables too (dlt would give campaigns an is_deleted column).
+    @dlt.resource(name=OPPORTUNITIES.name, write_disposition="merge")
+    def opportunities() -> Iterator[Any]:
+        state = dlt.current.resource_state()
+        run, run_report.paused = run_report.paused, None
+        try:
+            # A paused run goes on writing to this package's state; a new one starts.
+            if run is None:
+                run = whole_run(state)
+                item = next(run)
+            else:
+                item = run.send(state)
+            while not isinstance(item, Checkpoint):
+                table_name, table = item
+                yield dlt.mark.with_hints(table, hints[table_name], create_table_variant=True)
+                item = next(run)
+        except StopIteration:
+            return
+        except BaseException:  # dlt closed this package early, or the run failed
+            if run is not None:
+                run.close()
+            raise
+        run_report.paused = run  # this package ends here; the next run of the source resumes
+
     return opportunities
+
+
+def run_checkpointed(
+    pipeline: dlt.Pipeline, source: Any, report: SyncReport, **run_options: Any
+) -> None:
+    """``pipeline.run(source)`` until the sync is past its last checkpoint.
+
+    Each checkpoint's package is loaded, and its state committed, while the paused run's
+    fetch threads go on; a failure stops the paused run, so no thread outlives it.
+    """
+    try:
+        pipeline.run(source, **run_options)
+        while report.outcome == "checkpoint":
+            logger.info(
+                "checkpoint %d loaded: %d opportunities so far",
+                report.checkpoints,
+                report.opportunities,
+            )
+            pipeline.run(source, **run_options)
+    finally:
+        report.abandon()
 
 
 def _table_hints(spec: Table, *, hard_delete: bool) -> TResourceHints:

@@ -143,12 +143,9 @@ class SyncState:
         used = self.state.get("requests_today") or {}
         return int(used.get("count", 0)) if used.get("day") == today else 0
 
-    def count_requests(self, today: str, requests: int) -> None:
-        """Add a run's requests to today's tally (for ``daily_request_budget``)."""
-        self.state["requests_today"] = {
-            "day": today,
-            "count": self.requests_today(today) + requests,
-        }
+    def set_requests_today(self, today: str, requests: int) -> None:
+        """Today's tally of requests, all runs so far (for ``daily_request_budget``)."""
+        self.state["requests_today"] = {"day": today, "count": requests}
 
 
 def plan_scan(

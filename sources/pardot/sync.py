@@ -11,6 +11,12 @@ ahead of the data in it. A completed full sweep compares the ids it saw with the
 loaded before: the missing ones were deleted in Pardot and are marked (``is_deleted``,
 ``deleted_at``) or, with ``hard_delete``, removed with their links.
 
+A long run can pause at checkpoints (``checkpoint_every``): it writes the state a run
+stopped right there would leave, yields ``CHECKPOINT``, and the dlt layer ends the load
+package there; dlt loads it and commits that state, then resumes the generator with the
+next package's state mapping. The fetch threads keep going meanwhile, and a kill loses
+only what came after the last checkpoint: the next run resumes the unfinished ranges.
+
 Errors that a run can survive (the daily limit, a dead network, a value that cannot be
 typed) end the scan cleanly: what was fetched before is handed out and loaded, the state
 stays before the failure, and ``SyncReport`` tells the caller how the run ended.
@@ -22,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from array import array
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Generator, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,8 +54,23 @@ DELETE_CHUNK: Final = 1_000
 """Deleted opportunities read back from the warehouse per query."""
 
 Progress = Callable[["SyncReport"], None]
+State = MutableMapping[str, Any]
 ReadLoaded = Callable[[list[int]], pa.Table | None]
 """Reads the loaded ``opportunities`` rows with the given ids from the warehouse."""
+
+
+class Checkpoint:
+    """The marker a run yields when its handed-out batches should be loaded now."""
+
+    def __repr__(self) -> str:
+        return "CHECKPOINT"
+
+
+CHECKPOINT: Final = Checkpoint()
+Item = tuple[str, pa.Table] | Checkpoint
+SyncRun = Generator[Item, State | None, None]
+"""A run: yields tables and checkpoints; resumed after a checkpoint with the state
+mapping of the next load package (or None to keep writing the same one)."""
 
 
 @dataclass
@@ -57,7 +78,8 @@ class SyncReport:
     """How a run went, for the command line's summary and exit code."""
 
     outcome: str = "running"
-    """``complete``, ``daily_limit`` (stopped early, progress saved) or ``error``."""
+    """``complete``, ``daily_limit`` (stopped early, progress saved), ``error``, or
+    ``checkpoint``: paused, its batches so far to be loaded before it goes on."""
     error: BaseException | None = None
     scan: str = ""
     """``new``, ``recent`` or ``full``: what the run read (see ``planner``)."""
@@ -68,6 +90,15 @@ class SyncReport:
     requests: int = 0
     rows: dict[str, int] = field(default_factory=dict)
     """Rows handed to dlt per table (unlink markers not counted)."""
+    checkpoints: int = 0
+    paused: SyncRun | None = field(default=None, repr=False)
+    """The run paused at a checkpoint, for the dlt layer to resume."""
+
+    def abandon(self) -> None:
+        """Stop a run paused at a checkpoint, so its fetch threads end; else nothing."""
+        paused, self.paused = self.paused, None
+        if paused is not None:
+            paused.close()
 
 
 @dataclass
@@ -81,6 +112,12 @@ class _Run:
     progress: Progress | None
     batch: OpportunityBatch
     scan: Scan
+    today: str
+    """The API user's date when the run began: the day its requests count in."""
+    requests_before: int
+    """Requests made on ``today`` by earlier runs."""
+    known_before: pa.Array
+    """Live ids known when the run began (``SyncState.known_ids``)."""
     ranges: list[IdRange] = field(default_factory=list)
     """The scan's id ranges; ``fetch_pages`` may split the first one."""
     loaded: array[int] = field(default_factory=lambda: array("q"))
@@ -95,6 +132,8 @@ class _Run:
     """Per range, the last id handed out: where an interrupted scan resumes."""
     finished: set[int] = field(default_factory=set)
     flushed_any: bool = False
+    at_checkpoint: int = 0
+    """Opportunities handed out when the run last paused at a checkpoint."""
 
     def remaining(self) -> list[tuple[int | None, int | None]]:
         """The id ranges this scan has not handed out yet."""
@@ -110,20 +149,21 @@ class _Run:
 def sync_opportunities(
     client: PardotClient,
     settings: SyncSettings,
-    state: MutableMapping[str, Any],
+    state: State,
     report: SyncReport,
     *,
     progress: Progress | None = None,
     now: datetime | None = None,
     force_full_sweep: bool = False,
     read_loaded: ReadLoaded | None = None,
-) -> Iterator[tuple[str, pa.Table]]:
-    """Make this run's scan; yield (table name, Arrow table).
+) -> SyncRun:
+    """Make this run's scan; yield (table name, Arrow table), and ``CHECKPOINT``s.
 
     Args:
         client: the Pardot client (its request budget is set here from today's tally).
         settings: validated sync settings.
-        state: dlt's resource state; updated as batches are handed out.
+        state: dlt's resource state; updated as batches are handed out. After a
+            checkpoint, the generator writes to the mapping it is resumed with.
         report: filled with how the run went.
         progress: called after every page.
         now: the run's start (UTC); the machine's clock by default.
@@ -134,12 +174,15 @@ def sync_opportunities(
     started = now or datetime.now(UTC)
     sync_state = SyncState(state)
     today = local_day(started, settings.timezone)
+    used = sync_state.requests_today(today)
     if settings.daily_request_budget is not None:
-        used = sync_state.requests_today(today)
         client.limit_requests(max(settings.daily_request_budget - used, 0))
     scan = plan_scan(sync_state, settings, started, force_full=force_full_sweep)
     batch = OpportunityBatch(settings.timezone, reject_bad_rows=settings.reject_bad_rows)
-    run = _Run(client, settings, sync_state, report, progress, batch, scan)
+    run = _Run(
+        client, settings, sync_state, report, progress, batch, scan,
+        today=today, requests_before=used, known_before=sync_state.known_ids,
+    )  # fmt: skip
     run.ranges = [IdRange(lo, hi) for lo, hi in scan.ranges]
     report.scan = scan.kind
     logger.info("scan %s (created_after=%s, ranges=%s)", scan.kind, scan.created_after, scan.ranges)
@@ -153,8 +196,10 @@ def sync_opportunities(
             flatten=flatten_page,
         ):
             _gather(run, fetched)
-            if len(run.batch) >= settings.batch_size:
+            if len(run.batch) >= settings.batch_size or _checkpoint_due(run):
                 yield from _flush(run)
+                if _checkpoint_due(run):
+                    yield from _checkpoint(run)
         yield from _flush(run)
         if run.top is not None:
             run.state.advance(*run.top)
@@ -176,16 +221,44 @@ def sync_opportunities(
         report.outcome, report.error = "error", exc
         yield from _salvage(run)
     finally:
-        report.requests = client.request_count
-        run.state.count_requests(today, client.request_count)
-        loaded = pa.array(run.loaded, pa.int64())
-        if report.outcome != "complete" or scan.kind != "full":
-            run.state.known_ids = pa.concat_arrays([run.state.known_ids, loaded])
-        if report.outcome != "complete":
-            seen = (
-                pa.concat_arrays([scan.seen_before, loaded]) if scan.kind == "full" else loaded[:0]
-            )
-            run.state.save_unfinished_sweep(scan, run.remaining(), seen)
+        _save_progress(run, complete=report.outcome == "complete")
+
+
+def _checkpoint_due(run: _Run) -> bool:
+    """Whether the opportunities gathered since the last checkpoint make a package."""
+    every = run.settings.checkpoint_every
+    return bool(every) and len(run.loaded) + len(run.pending) - run.at_checkpoint >= every
+
+
+def _checkpoint(run: _Run) -> Generator[Item, State | None, None]:
+    """Pause: the state says what a run stopped here would say, for dlt to commit."""
+    _save_progress(run, complete=False)
+    run.at_checkpoint = len(run.loaded)
+    run.report.outcome = "checkpoint"
+    run.report.checkpoints += 1
+    logger.info("checkpoint after %d opportunities", run.at_checkpoint)
+    resumed = yield CHECKPOINT
+    run.report.outcome = "running"
+    if resumed is not None:
+        run.state = SyncState(resumed)
+
+
+def _save_progress(run: _Run, *, complete: bool) -> None:
+    """Write the state as of the batches handed out so far.
+
+    Idempotent, from what the run began with plus what it handed out, so that a
+    checkpoint and the end of the run write alike. Unless the run completed, the state
+    is the one of a run stopped here: the next run resumes the ranges left.
+    """
+    run.report.requests = run.client.request_count
+    run.state.set_requests_today(run.today, run.requests_before + run.client.request_count)
+    scan = run.scan
+    loaded = pa.array(run.loaded, pa.int64())
+    if not complete or scan.kind != "full":
+        run.state.known_ids = pa.concat_arrays([run.known_before, loaded])
+    if not complete:
+        seen = pa.concat_arrays([scan.seen_before, loaded]) if scan.kind == "full" else loaded[:0]
+        run.state.save_unfinished_sweep(scan, run.remaining(), seen)
 
 
 def _query_params(settings: SyncSettings, scan: Scan) -> dict[str, str | int]:
@@ -263,7 +336,7 @@ def _deletes(
 ) -> Iterator[tuple[str, pa.Table]]:
     """After a complete full sweep: loaded before, not seen now = deleted in Pardot."""
     seen = pa.concat_arrays([scan.seen_before, pa.array(run.loaded, pa.int64())])
-    known = run.state.known_ids
+    known = run.known_before
     gone = known.filter(pc.invert(pc.is_in(known, value_set=seen))).to_pylist()
     run.state.known_ids = seen  # exactly the live opportunities
     run.report.deleted = len(gone)

@@ -24,6 +24,10 @@ Kill points:
     row that commits the load and its state) never written.
 ``after_first_job``
     right after dlt moved the first load job of the package to ``completed_jobs``.
+``after_checkpoint``
+    with a checkpoint every ``--checkpoint-pages`` pages (batches of one page), from the
+    ``progress`` callback at the second page after the first checkpoint: its package
+    was loaded and committed, the next one only begun.
 
 Not a test module: it imports only the project's packages and dlt, not ``tests``.
 """
@@ -51,7 +55,14 @@ from pipelines.runner import run_sync
 from sources.pardot import SyncReport, pardot_source
 from sources.pardot.config import SyncSettings
 
-KILL_POINTS = ("mid_extract", "after_extract", "after_normalize", "mid_load", "after_first_job")
+KILL_POINTS = (
+    "mid_extract",
+    "after_extract",
+    "after_normalize",
+    "mid_load",
+    "after_first_job",
+    "after_checkpoint",
+)
 PIPELINE_NAME = "pardot"
 DATASET_NAME = "pardot"
 
@@ -63,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pipelines-dir", required=True)
     parser.add_argument("--marker", required=True)
     parser.add_argument("--kill-after-page", type=int, default=2)
+    parser.add_argument("--checkpoint-pages", type=int, default=2)
     parser.add_argument("--wait", action="store_true", help="start on a line from stdin")
     args = parser.parse_args(argv)
     if args.wait and not sys.stdin.readline():
@@ -86,6 +98,20 @@ def main(argv: list[str] | None = None) -> int:
 
         summary = run_sync(
             destination=destination, pipelines_dir=args.pipelines_dir, progress=progress
+        )
+    elif args.kill_point == "after_checkpoint":
+        _batches_of_one_page()
+        page_size = int(os.environ["SOURCES__PARDOT__PAGE_SIZE"])
+
+        def progress_to_checkpoint(report: SyncReport) -> None:
+            if report.checkpoints and report.pages >= args.checkpoint_pages + 2:
+                die(pages=report.pages, checkpoints=report.checkpoints)
+
+        summary = run_sync(
+            destination=destination,
+            pipelines_dir=args.pipelines_dir,
+            progress=progress_to_checkpoint,
+            checkpoint_every=args.checkpoint_pages * page_size,
         )
     elif args.kill_point in ("after_extract", "after_normalize"):
         pipeline = dlt.pipeline(

@@ -242,3 +242,43 @@ def test_killed_concurrent_run_then_rerun_is_exact(
     warehouse = harness.warehouse()
     assert_matches_ground_truth(warehouse, harness.emulator)
     assert_no_duplicates(warehouse)
+
+
+@pytest.mark.parametrize(
+    "harness",
+    [pytest.param(1, id="sequential"), pytest.param(4, id="concurrent")],
+    indirect=True,
+)
+@pytest.mark.parametrize("incremental", RUNS)
+def test_run_killed_after_a_checkpoint_keeps_it_and_fetches_only_the_rest(
+    harness: Harness, killed_run: KilledRun, incremental: bool
+) -> None:
+    """A checkpoint commits its package mid-run: the rerun reads only what came after."""
+    killed_run.start("after_checkpoint")
+    if incremental:
+        assert harness.run().exit_code == 0
+        harness.emulator.add_opportunities(NEW_OPPORTUNITIES)
+    ids_before, loads_before = loaded_ids(harness), completed_loads(harness)
+    truth = harness.emulator.ground_truth()["opportunities"]
+    live = {o["id"] for o in truth if not o["is_deleted"]}
+    new = len(live - ids_before)
+
+    killed = killed_run.finish()
+
+    assert killed["checkpoints"] == 1
+    committed = loaded_ids(harness) - ids_before
+    assert len(committed) == 2 * PAGE_SIZE, "the checkpoint's two pages were committed"
+    assert len(completed_loads(harness) - loads_before) == 1
+    if harness.options["max_concurrency"] == 1:
+        # One range in id order: the checkpoint holds exactly the first new ids.
+        assert committed == set(sorted(live - ids_before)[: 2 * PAGE_SIZE])
+
+    summary = harness.run()
+
+    assert summary.exit_code == 0, summary.message
+    assert summary.opportunities == new - len(committed), "only the rest was fetched"
+    if harness.options["max_concurrency"] == 1:
+        assert queries(harness) == pages(new - len(committed))
+    warehouse = harness.warehouse()
+    assert_matches_ground_truth(warehouse, harness.emulator)
+    assert_no_duplicates(warehouse)

@@ -191,3 +191,20 @@ def test_the_same_command_in_another_folder_fills_that_folders_warehouse(
         assert summary.exit_code == 0, summary.message
         warehouse = Warehouse(here / DEFAULT_DUCKDB_FILE)
         assert_matches_ground_truth(warehouse, harness.emulator)
+
+
+@pytest.mark.parametrize("configured", [False, True], ids=["argument", "config-key"])
+def test_a_checkpointed_run_commits_a_package_per_checkpoint_and_ends_exact(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, configured: bool
+) -> None:
+    """Loaded and committed every 300 opportunities, yet the same rows and requests."""
+    if configured:
+        monkeypatch.setenv("SOURCES__PARDOT__CHECKPOINT_EVERY", "300")
+    summary = harness.run() if configured else harness.run(checkpoint_every=300)
+    assert summary.exit_code == 0, summary.message
+    live = live_count(harness)
+    assert summary.checkpoints == live // 300
+    loads = harness.warehouse().query("select count(*) from _dlt_loads where status = 0")
+    assert loads == [(summary.checkpoints + 1,)], "one package per checkpoint, and the last"
+    assert queries(harness) == math.ceil(live / 200), "checkpoints cost no request"
+    assert_matches_ground_truth(harness.warehouse(), harness.emulator)

@@ -75,8 +75,9 @@ def test_cursor_never_moves_back() -> None:
 def test_daily_request_tally_resets_on_a_new_local_day() -> None:
     state = SyncState({})
     day = local_day(NOW, "America/New_York")
-    state.count_requests(day, 30)
-    state.count_requests(day, 12)
+    state.set_requests_today(day, 30)
+    assert state.requests_today(day) == 30
+    state.set_requests_today(day, 42)
     assert state.requests_today(day) == 42
     assert state.requests_today("2024-06-02") == 0
     assert local_day(datetime(2024, 6, 2, 3, 0, tzinfo=UTC), "America/New_York") == "2024-06-01"
