@@ -11,11 +11,12 @@ ahead of the data in it. A completed full sweep compares the ids it saw with the
 loaded before: the missing ones were deleted in Pardot and are marked (``is_deleted``,
 ``deleted_at``) or, with ``hard_delete``, removed with their links.
 
-A long run can pause at checkpoints (``checkpoint_every``): it writes the state a run
-stopped right there would leave, yields ``CHECKPOINT``, and the dlt layer ends the load
-package there; dlt loads it and commits that state, then resumes the generator with the
-next package's state mapping. The fetch threads keep going meanwhile, and a kill loses
-only what came after the last checkpoint: the next run resumes the unfinished ranges.
+A long run can pause at checkpoints (``checkpoint_every``, and earlier when it mostly
+waits for Pardot: see ``checkpoints``): it writes the state a run stopped right there
+would leave, yields ``CHECKPOINT``, and the dlt layer ends the load package there; dlt
+loads it and commits that state, then resumes the generator with the next package's
+state mapping. The fetch threads keep going meanwhile, and a kill loses only what came
+after the last checkpoint: the next run resumes the unfinished ranges.
 
 Errors that a run can survive (the daily limit, a dead network, a value that cannot be
 typed) end the scan cleanly: what was fetched before is handed out and loaded, the state
@@ -27,6 +28,7 @@ No dlt import: this module is driven by ``sources.pardot`` and tested on its own
 from __future__ import annotations
 
 import logging
+import time
 from array import array
 from collections.abc import Callable, Generator, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from lxml import etree
 
+from .checkpoints import CheckpointClock
 from .client import PardotClient
 from .config import SyncSettings
 from .errors import DailyLimitError, DataError, NotFoundError, PardotError
@@ -118,6 +121,7 @@ class _Run:
     """Requests made on ``today`` by earlier runs."""
     known_before: pa.Array
     """Live ids known when the run began (``SyncState.known_ids``)."""
+    checkpoints: CheckpointClock
     ranges: list[IdRange] = field(default_factory=list)
     """The scan's id ranges; ``fetch_pages`` may split the first one."""
     loaded: array[int] = field(default_factory=lambda: array("q"))
@@ -132,8 +136,6 @@ class _Run:
     """Per range, the last id handed out: where an interrupted scan resumes."""
     finished: set[int] = field(default_factory=set)
     flushed_any: bool = False
-    at_checkpoint: int = 0
-    """Opportunities handed out when the run last paused at a checkpoint."""
 
     def remaining(self) -> list[tuple[int | None, int | None]]:
         """The id ranges this scan has not handed out yet."""
@@ -182,19 +184,21 @@ def sync_opportunities(
     run = _Run(
         client, settings, sync_state, report, progress, batch, scan,
         today=today, requests_before=used, known_before=sync_state.known_ids,
+        checkpoints=CheckpointClock(settings.checkpoint_every),
     )  # fmt: skip
     run.ranges = [IdRange(lo, hi) for lo, hi in scan.ranges]
     report.scan = scan.kind
     logger.info("scan %s (created_after=%s, ranges=%s)", scan.kind, scan.created_after, scan.ranges)
     try:
-        for fetched in fetch_pages(
+        pages = fetch_pages(
             client,
             _query_params(settings, scan),
             run.ranges,
             page_size=settings.page_size,
             workers=settings.max_concurrency,
             flatten=flatten_page,
-        ):
+        )
+        for fetched in _timed(pages, run.checkpoints):
             _gather(run, fetched)
             if len(run.batch) >= settings.batch_size or _checkpoint_due(run):
                 yield from _flush(run)
@@ -224,20 +228,33 @@ def sync_opportunities(
         _save_progress(run, complete=report.outcome == "complete")
 
 
+def _timed(pages: Generator[Fetched, None, None], clock: CheckpointClock) -> Iterator[Fetched]:
+    """The pages, with the time spent waiting for each added to ``clock``."""
+    try:
+        while True:
+            started = time.monotonic()
+            page = next(pages, None)
+            clock.waited += time.monotonic() - started
+            if page is None:
+                return
+            yield page
+    finally:
+        pages.close()  # stops the fetch threads when the run ends early
+
+
 def _checkpoint_due(run: _Run) -> bool:
-    """Whether the opportunities gathered since the last checkpoint make a package."""
-    every = run.settings.checkpoint_every
-    return bool(every) and len(run.loaded) + len(run.pending) - run.at_checkpoint >= every
+    return run.checkpoints.due(len(run.loaded) + len(run.pending))
 
 
 def _checkpoint(run: _Run) -> Generator[Item, State | None, None]:
     """Pause: the state says what a run stopped here would say, for dlt to commit."""
     _save_progress(run, complete=False)
-    run.at_checkpoint = len(run.loaded)
+    run.checkpoints.pausing(len(run.loaded))
     run.report.outcome = "checkpoint"
     run.report.checkpoints += 1
-    logger.info("checkpoint after %d opportunities", run.at_checkpoint)
+    logger.info("checkpoint after %d opportunities", len(run.loaded))
     resumed = yield CHECKPOINT
+    run.checkpoints.resumed()
     run.report.outcome = "running"
     if resumed is not None:
         run.state = SyncState(resumed)

@@ -1,27 +1,31 @@
-"""Checkpoints: a run paused every N opportunities ends exactly like an unbroken one.
+"""Checkpoints: when a run pauses, and that a paused run ends like an unbroken one.
 
-``sync_opportunities`` against the in-process emulator (``httpx.WSGITransport``). The
-test plays dlt's part: at each ``CHECKPOINT`` it keeps a deep copy of the state (what
-dlt commits with the package) and resumes the run with another copy (what the next
-package starts from).
+``CheckpointClock`` on its own, with its clock set by hand; then ``sync_opportunities``
+against the in-process emulator (``httpx.WSGITransport``). There the test plays dlt's
+part: at each ``CHECKPOINT`` it keeps a deep copy of the state (what dlt commits with the
+package) and resumes the run with another copy (what the next package starts from).
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
+from sources.pardot import checkpoints
 from sources.pardot.auth import Credentials
+from sources.pardot.checkpoints import EARLY_MIN, FIRST_PAUSE, CheckpointClock
 from sources.pardot.client import PardotClient
 from sources.pardot.config import SyncSettings
 from sources.pardot.planner import SyncState
 from sources.pardot.sync import CHECKPOINT, SyncReport, sync_opportunities
-from sources.pardot_emulator import EmulatorConfig, PardotEmulator
+from sources.pardot_emulator import EmulatorConfig, FaultConfig, PardotEmulator
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 PAGE_SIZE = 50
@@ -30,6 +34,51 @@ PAGE_SIZE = 50
 @pytest.fixture(scope="module")
 def emulator() -> PardotEmulator:
     return PardotEmulator(EmulatorConfig(opportunities=1000, seed=11, realtime_clock=False))
+
+
+def _clock(
+    *, every: int = 100_000, committed: int = 0, elapsed: float, waited: float
+) -> CheckpointClock:
+    """A clock whose last checkpoint was ``elapsed`` seconds ago."""
+    clock = CheckpointClock(every, committed=committed, waited=waited)
+    clock.since = time.monotonic() - elapsed
+    return clock
+
+
+def test_no_checkpoint_when_they_are_off() -> None:
+    assert not _clock(every=0, elapsed=100, waited=100).due(10**6)
+
+
+def test_a_checkpoint_every_n_opportunities_whatever_the_run_does() -> None:
+    busy = _clock(every=50_000, committed=50_000, elapsed=0.1, waited=0)
+    assert not busy.due(99_999)
+    assert busy.due(100_000)
+
+
+def test_a_run_waiting_on_pardot_checkpoints_early() -> None:
+    assert _clock(elapsed=3, waited=2).due(EARLY_MIN)
+    assert not _clock(elapsed=3, waited=2).due(EARLY_MIN - 1), "too small a package"
+    assert not _clock(elapsed=3, waited=1).due(EARLY_MIN), "busy: the load would cost time"
+    # The load would take more than a quarter of the time since the last checkpoint.
+    assert not _clock(elapsed=3.9 * FIRST_PAUSE, waited=3.9 * FIRST_PAUSE).due(EARLY_MIN)
+    slow = _clock(elapsed=3, waited=3)
+    slow.pause = 1.0  # a destination that takes a second a load: wait 4 s
+    assert not slow.due(EARLY_MIN)
+
+
+def test_early_checkpoints_grow_with_the_run_so_they_stay_few() -> None:
+    waiting = {"elapsed": 10.0, "waited": 10.0}
+    assert not _clock(committed=100_000, **waiting).due(124_999)
+    assert _clock(committed=100_000, **waiting).due(125_000)
+
+
+def test_the_clock_measures_its_pauses_and_starts_afresh() -> None:
+    clock = _clock(elapsed=5, waited=4)
+    clock.pausing(7_000)
+    time.sleep(0.05)
+    clock.resumed()
+    assert clock.committed == 7_000 and clock.waited == 0
+    assert 0.05 <= clock.pause < 1 and time.monotonic() - clock.since < 1
 
 
 def _client(emulator: PardotEmulator, workers: int) -> PardotClient:
@@ -153,3 +202,20 @@ def test_abandoning_a_paused_run_stops_its_threads_and_keeps_its_progress(
 
 def _fetch_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("pardot-fetch")]
+
+
+def test_a_run_slowed_by_latency_checkpoints_early_and_ends_exact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With 50 ms a request (60 of them) the run mostly waits: it loads as it goes, far
+    below ``checkpoint_every`` (the smallest early package scaled down to 500)."""
+    monkeypatch.setattr(checkpoints, "EARLY_MIN", 500)
+    slow = PardotEmulator(EmulatorConfig(opportunities=3000, seed=3, realtime_clock=False))
+    slow.set_faults(FaultConfig(latency_seconds=0.05))
+    _, ids, committed, report = _run(slow, 1, checkpoint_every=1_000_000)
+    live = sum(not row["is_deleted"] for row in slow.ground_truth()["opportunities"])
+    assert report.checkpoints == len(committed) >= 2
+    assert report.outcome == "complete" and sorted(ids) == sorted(set(ids)) and len(ids) == live
+    sizes = [len(SyncState(s).known_ids) for s in committed]
+    assert sizes[0] >= 500
+    assert all(b - a >= max(500, a // 4) for a, b in itertools.pairwise(sizes))

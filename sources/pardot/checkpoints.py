@@ -1,0 +1,77 @@
+"""When a long run pauses so that dlt loads what it has handed out: a checkpoint.
+
+A run checkpoints for two reasons:
+
+* **Durability.** After ``checkpoint_every`` opportunities, always: a kill then loses at
+  most that much work. When the run is bound by CPU, each package costs about half a
+  second of dlt's fixed work that nothing hides, so by default this is rare.
+* **For free.** When the run mostly waits for Pardot's answers (against the real API it
+  always does), a load hides behind the requests in flight: the fetch threads keep
+  going while dlt loads. Then the run checkpoints early and often, so that by the last
+  answer only a small package is left to load, and a kill loses little.
+
+Early checkpoints are spaced so that loading takes at most ``LOAD_SHARE`` of the time
+(judged by the last pause), and so that each commits at least ``GROWTH`` of what the
+run committed before: every checkpoint writes the state, which grows with the run (the
+ids it has seen), so the number of checkpoints may grow only with the logarithm of
+the run's size.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Final
+
+EARLY_MIN: Final = 5_000
+"""Fewest opportunities an early checkpoint commits."""
+GROWTH: Final = 0.25
+"""An early checkpoint commits at least this share of what the run committed before."""
+LOAD_SHARE: Final = 0.25
+"""Early checkpoints keep loading to about this share of the run's time."""
+WAITING_SHARE: Final = 0.5
+"""A run that spent at least this share of its time since the last checkpoint waiting
+for pages is waiting on Pardot: a load now costs it nothing."""
+FIRST_PAUSE: Final = 0.5
+"""Seconds a checkpoint is assumed to take before one has been measured."""
+
+
+@dataclass
+class CheckpointClock:
+    """Counts what a run handed out and how it spent its time since its last checkpoint."""
+
+    every: int
+    """Opportunities between checkpoints at most; 0: never checkpoint."""
+    committed: int = 0
+    """Opportunities handed out before the last checkpoint."""
+    since: float = field(default_factory=time.monotonic)
+    waited: float = 0.0
+    """Seconds spent waiting for pages since the last checkpoint."""
+    pause: float = FIRST_PAUSE
+    """Seconds the last checkpoint took: dlt's extract end, normalize and load."""
+    _paused_at: float = 0.0
+
+    def due(self, gathered: int) -> bool:
+        """Whether to checkpoint now, with ``gathered`` opportunities handed out so far."""
+        if not self.every:
+            return False
+        count = gathered - self.committed
+        if count >= self.every:
+            return True
+        elapsed = time.monotonic() - self.since
+        return (
+            count >= max(EARLY_MIN, GROWTH * self.committed)
+            and self.waited >= WAITING_SHARE * elapsed
+            and self.pause <= LOAD_SHARE * elapsed
+        )
+
+    def pausing(self, gathered: int) -> None:
+        """The run pauses at a checkpoint with ``gathered`` opportunities handed out."""
+        self.committed = gathered
+        self._paused_at = time.monotonic()
+
+    def resumed(self) -> None:
+        """The checkpoint's package is loaded: measure it and start counting afresh."""
+        now = time.monotonic()
+        self.pause = now - self._paused_at
+        self.since, self.waited = now, 0.0
