@@ -45,7 +45,7 @@ from .checkpoints import CheckpointClock
 from .client import PardotClient
 from .config import SyncSettings
 from .errors import DailyLimitError, DataError, NotFoundError, PardotError
-from .fetch import Fetched, IdRange, fetch_pages
+from .fetch import Fetched, IdRange, fetch_pages, most_requests_ahead
 from .flatten import flatten_page
 from .parsing import OpportunityBatch, PageInfo
 from .planner import Scan, SyncState, local_day, plan_scan
@@ -184,7 +184,9 @@ def sync_opportunities(
     run = _Run(
         client, settings, sync_state, report, progress, batch, scan,
         today=today, requests_before=used, known_before=sync_state.known_ids,
-        checkpoints=CheckpointClock(settings.checkpoint_every),
+        checkpoints=CheckpointClock(
+            settings.checkpoint_every, ahead=most_requests_ahead(settings.max_concurrency)
+        ),
     )  # fmt: skip
     run.ranges = [IdRange(lo, hi) for lo, hi in scan.ranges]
     report.scan = scan.kind
@@ -237,6 +239,7 @@ def _timed(pages: Generator[Fetched, None, None], clock: CheckpointClock) -> Ite
             clock.waited += time.monotonic() - started
             if page is None:
                 return
+            clock.pages += 1
             yield page
     finally:
         pages.close()  # stops the fetch threads when the run ends early

@@ -37,10 +37,16 @@ def emulator() -> PardotEmulator:
 
 
 def _clock(
-    *, every: int = 100_000, committed: int = 0, elapsed: float, waited: float
+    *,
+    every: int = 100_000,
+    committed: int = 0,
+    elapsed: float,
+    waited: float,
+    pages: int = 10,
+    ahead: int = 20,
 ) -> CheckpointClock:
     """A clock whose last checkpoint was ``elapsed`` seconds ago."""
-    clock = CheckpointClock(every, committed=committed, waited=waited)
+    clock = CheckpointClock(every, ahead=ahead, committed=committed, waited=waited, pages=pages)
     clock.since = time.monotonic() - elapsed
     return clock
 
@@ -66,6 +72,13 @@ def test_a_run_waiting_on_pardot_checkpoints_early() -> None:
     assert not slow.due(EARLY_MIN)
 
 
+def test_no_early_checkpoint_when_pages_arrive_faster_than_the_queue_holds_a_pause() -> None:
+    # 40 pages a second for a 0.5 s pause: 20 pages, as many as the workers may fetch ahead
+    assert _clock(elapsed=3, waited=2, pages=120, ahead=20).due(EARLY_MIN)
+    # 60 a second: the workers would stall during the pause, so it is not free
+    assert not _clock(elapsed=3, waited=2, pages=180, ahead=20).due(EARLY_MIN)
+
+
 def test_early_checkpoints_grow_with_the_run_so_they_stay_few() -> None:
     waiting = {"elapsed": 10.0, "waited": 10.0}
     assert not _clock(committed=100_000, **waiting).due(124_999)
@@ -77,7 +90,7 @@ def test_the_clock_measures_its_pauses_and_starts_afresh() -> None:
     clock.pausing(7_000)
     time.sleep(0.05)
     clock.resumed()
-    assert clock.committed == 7_000 and clock.waited == 0
+    assert clock.committed == 7_000 and clock.waited == 0 and clock.pages == 0
     assert 0.05 <= clock.pause < 1 and time.monotonic() - clock.since < 1
 
 
@@ -208,8 +221,10 @@ def test_a_run_slowed_by_latency_checkpoints_early_and_ends_exact(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """With 50 ms a request (60 of them) the run mostly waits: it loads as it goes, far
-    below ``checkpoint_every`` (the smallest early package scaled down to 500)."""
+    below ``checkpoint_every`` (the smallest early package scaled down to 500, and the
+    first pause, before one is measured, to 50 ms)."""
     monkeypatch.setattr(checkpoints, "EARLY_MIN", 500)
+    monkeypatch.setattr(checkpoints, "FIRST_PAUSE", 0.05)
     slow = PardotEmulator(EmulatorConfig(opportunities=3000, seed=3, realtime_clock=False))
     slow.set_faults(FaultConfig(latency_seconds=0.05))
     _, ids, committed, report = _run(slow, 1, checkpoint_every=1_000_000)
