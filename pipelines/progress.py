@@ -36,6 +36,8 @@ class ProgressLine:
             f"pages {report.pages:,} · opportunities {report.opportunities:,} "
             f"({rate:,.0f}/s) · requests {report.requests:,}"
         )
+        if report.checkpoints:
+            text += f" · committed {report.checkpointed:,}"
         self._width = max(self._width, len(text))
         self.stream.write("\r" + text.ljust(self._width))
         self.stream.flush()

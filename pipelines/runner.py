@@ -98,7 +98,7 @@ def run_sync(
             plain Parquet files cannot merge: Delta tables can, so the files stay exact.
         checkpoint_every: load and commit every this many opportunities while fetching
             goes on, so that a kill loses at most that much work (0: one load at the end).
-            None: ``checkpoint_every`` in ``[sources.pardot]``, else 100,000.
+            None: ``checkpoint_every`` in ``[sources.pardot]``, else 500,000.
         **source_options: passed to ``pardot_source`` (overrides config and secrets).
     """
     started = time.monotonic()

@@ -11,8 +11,8 @@ ahead of the data in it. A completed full sweep compares the ids it saw with the
 loaded before: the missing ones were deleted in Pardot and are marked (``is_deleted``,
 ``deleted_at``) or, with ``hard_delete``, removed with their links.
 
-A long run can pause at checkpoints (``checkpoint_every``, and earlier when it mostly
-waits for Pardot: see ``checkpoints``): it writes the state a run stopped right there
+A long run can pause at checkpoints (``checkpoint_every``, and earlier when the machine
+mostly waits for Pardot: see ``checkpoints``): it writes the state a run stopped right there
 would leave, yields ``CHECKPOINT``, and the dlt layer ends the load package there; dlt
 loads it and commits that state, then resumes the generator with the next package's
 state mapping. The fetch threads keep going meanwhile, and a kill loses only what came
@@ -28,7 +28,6 @@ No dlt import: this module is driven by ``sources.pardot`` and tested on its own
 from __future__ import annotations
 
 import logging
-import time
 from array import array
 from collections.abc import Callable, Generator, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
@@ -94,6 +93,9 @@ class SyncReport:
     rows: dict[str, int] = field(default_factory=dict)
     """Rows handed to dlt per table (unlink markers not counted)."""
     checkpoints: int = 0
+    checkpointed: int = 0
+    """Opportunities handed out before the last checkpoint: committed once its package
+    is loaded, which is before the run goes on."""
     paused: SyncRun | None = field(default=None, repr=False)
     """The run paused at a checkpoint, for the dlt layer to resume."""
 
@@ -200,7 +202,7 @@ def sync_opportunities(
             workers=settings.max_concurrency,
             flatten=flatten_page,
         )
-        for fetched in _timed(pages, run.checkpoints):
+        for fetched in _counted(pages, run.checkpoints):
             _gather(run, fetched)
             if len(run.batch) >= settings.batch_size or _checkpoint_due(run):
                 yield from _flush(run)
@@ -230,15 +232,10 @@ def sync_opportunities(
         _save_progress(run, complete=report.outcome == "complete")
 
 
-def _timed(pages: Generator[Fetched, None, None], clock: CheckpointClock) -> Iterator[Fetched]:
-    """The pages, with the time spent waiting for each added to ``clock``."""
+def _counted(pages: Generator[Fetched, None, None], clock: CheckpointClock) -> Iterator[Fetched]:
+    """The pages, counted on ``clock``."""
     try:
-        while True:
-            started = time.monotonic()
-            page = next(pages, None)
-            clock.waited += time.monotonic() - started
-            if page is None:
-                return
+        for page in pages:
             clock.pages += 1
             yield page
     finally:
@@ -255,6 +252,7 @@ def _checkpoint(run: _Run) -> Generator[Item, State | None, None]:
     run.checkpoints.pausing(len(run.loaded))
     run.report.outcome = "checkpoint"
     run.report.checkpoints += 1
+    run.report.checkpointed = len(run.loaded)
     logger.info("checkpoint after %d opportunities", len(run.loaded))
     resumed = yield CHECKPOINT
     run.checkpoints.resumed()

@@ -41,57 +41,60 @@ def _clock(
     every: int = 100_000,
     committed: int = 0,
     elapsed: float,
-    waited: float,
+    busy: float = 0.0,
     pages: int = 10,
     ahead: int = 20,
 ) -> CheckpointClock:
-    """A clock whose last checkpoint was ``elapsed`` seconds ago."""
-    clock = CheckpointClock(every, ahead=ahead, committed=committed, waited=waited, pages=pages)
+    """A two-core clock whose last checkpoint was ``elapsed`` seconds ago, since which the
+    process used ``busy`` seconds of CPU (this test's own CPU time is negligible)."""
+    clock = CheckpointClock(every, ahead=ahead, cores=2, committed=committed, pages=pages)
     clock.since = time.monotonic() - elapsed
+    clock.cpu_since = time.process_time() - busy
     return clock
 
 
 def test_no_checkpoint_when_they_are_off() -> None:
-    assert not _clock(every=0, elapsed=100, waited=100).due(10**6)
+    assert not _clock(every=0, elapsed=100).due(10**6)
 
 
 def test_a_checkpoint_every_n_opportunities_whatever_the_run_does() -> None:
-    busy = _clock(every=50_000, committed=50_000, elapsed=0.1, waited=0)
+    busy = _clock(every=50_000, committed=50_000, elapsed=0.1, busy=0.2)
     assert not busy.due(99_999)
     assert busy.due(100_000)
 
 
-def test_a_run_waiting_on_pardot_checkpoints_early() -> None:
-    assert _clock(elapsed=3, waited=2).due(EARLY_MIN)
-    assert not _clock(elapsed=3, waited=2).due(EARLY_MIN - 1), "too small a package"
-    assert not _clock(elapsed=3, waited=1).due(EARLY_MIN), "busy: the load would cost time"
+def test_a_run_on_an_idle_machine_checkpoints_early() -> None:
+    assert _clock(elapsed=4, busy=0.5).due(EARLY_MIN)
+    assert not _clock(elapsed=4, busy=0.5).due(EARLY_MIN - 1), "too small a package"
+    # 2.2 of 8 core-seconds: the load would take cores that the fetching needs
+    assert not _clock(elapsed=4, busy=2.2).due(EARLY_MIN), "busy: the load would cost time"
     # The load would take more than a quarter of the time since the last checkpoint.
-    assert not _clock(elapsed=3.9 * FIRST_PAUSE, waited=3.9 * FIRST_PAUSE).due(EARLY_MIN)
-    slow = _clock(elapsed=3, waited=3)
+    assert not _clock(elapsed=3.9 * FIRST_PAUSE).due(EARLY_MIN)
+    slow = _clock(elapsed=3)
     slow.pause = 1.0  # a destination that takes a second a load: wait 4 s
     assert not slow.due(EARLY_MIN)
 
 
 def test_no_early_checkpoint_when_pages_arrive_faster_than_the_queue_holds_a_pause() -> None:
     # 40 pages a second for a 0.5 s pause: 20 pages, as many as the workers may fetch ahead
-    assert _clock(elapsed=3, waited=2, pages=120, ahead=20).due(EARLY_MIN)
+    assert _clock(elapsed=3, pages=120, ahead=20).due(EARLY_MIN)
     # 60 a second: the workers would stall during the pause, so it is not free
-    assert not _clock(elapsed=3, waited=2, pages=180, ahead=20).due(EARLY_MIN)
+    assert not _clock(elapsed=3, pages=180, ahead=20).due(EARLY_MIN)
 
 
 def test_early_checkpoints_grow_with_the_run_so_they_stay_few() -> None:
-    waiting = {"elapsed": 10.0, "waited": 10.0}
-    assert not _clock(committed=100_000, **waiting).due(124_999)
-    assert _clock(committed=100_000, **waiting).due(125_000)
+    assert not _clock(committed=100_000, elapsed=10).due(124_999)
+    assert _clock(committed=100_000, elapsed=10).due(125_000)
 
 
 def test_the_clock_measures_its_pauses_and_starts_afresh() -> None:
-    clock = _clock(elapsed=5, waited=4)
+    clock = _clock(elapsed=5, busy=4)
     clock.pausing(7_000)
     time.sleep(0.05)
     clock.resumed()
-    assert clock.committed == 7_000 and clock.waited == 0 and clock.pages == 0
+    assert clock.committed == 7_000 and clock.pages == 0
     assert 0.05 <= clock.pause < 1 and time.monotonic() - clock.since < 1
+    assert time.process_time() - clock.cpu_since < 0.5
 
 
 def _client(emulator: PardotEmulator, workers: int) -> PardotClient:
@@ -220,13 +223,13 @@ def _fetch_threads() -> list[threading.Thread]:
 def test_a_run_slowed_by_latency_checkpoints_early_and_ends_exact(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """With 50 ms a request (60 of them) the run mostly waits: it loads as it goes, far
-    below ``checkpoint_every`` (the smallest early package scaled down to 500, and the
-    first pause, before one is measured, to 50 ms)."""
+    """With 100 ms a request (40 of them) the machine mostly waits: the run loads as it
+    goes, far below ``checkpoint_every`` (the smallest early package scaled down to 500,
+    and the first pause, before one is measured, to 50 ms)."""
     monkeypatch.setattr(checkpoints, "EARLY_MIN", 500)
     monkeypatch.setattr(checkpoints, "FIRST_PAUSE", 0.05)
-    slow = PardotEmulator(EmulatorConfig(opportunities=3000, seed=3, realtime_clock=False))
-    slow.set_faults(FaultConfig(latency_seconds=0.05))
+    slow = PardotEmulator(EmulatorConfig(opportunities=2000, seed=3, realtime_clock=False))
+    slow.set_faults(FaultConfig(latency_seconds=0.1))
     _, ids, committed, report = _run(slow, 1, checkpoint_every=1_000_000)
     live = sum(not row["is_deleted"] for row in slow.ground_truth()["opportunities"])
     assert report.checkpoints == len(committed) >= 2
