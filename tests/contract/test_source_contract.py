@@ -27,6 +27,7 @@ CONFIG_KEYS = {
     "page_size": 200,
     "max_concurrency": 4,
     "daily_request_budget": None,
+    "checkpoint_every": 0,  # pardot-sync run passes 500,000 unless configured
 }
 CONTRACT_TABLES = {
     "opportunities": (
