@@ -28,6 +28,8 @@ Kill points:
     with a checkpoint every ``--checkpoint-pages`` pages (batches of one page), from the
     ``progress`` callback at the second page after the first checkpoint: its package
     was loaded and committed, the next one only begun.
+``checkpoint_mid_load``
+    as ``mid_load``, in the load of the first checkpoint's package.
 
 Not a test module: it imports only the project's packages and dlt, not ``tests``.
 """
@@ -62,6 +64,7 @@ KILL_POINTS = (
     "mid_load",
     "after_first_job",
     "after_checkpoint",
+    "checkpoint_mid_load",
 )
 PIPELINE_NAME = "pardot"
 DATASET_NAME = "pardot"
@@ -128,16 +131,30 @@ def main(argv: list[str] | None = None) -> int:
             die(load_ids=list(pipeline.list_extracted_load_packages()), pages=report.pages)
         pipeline.normalize()
         die(load_ids=list(pipeline.list_normalized_load_packages()), pages=report.pages)
-    elif args.kill_point == "mid_load":
+    elif args.kill_point in ("mid_load", "checkpoint_mid_load"):
         original_complete_load = SqlJobClientBase.complete_load
+        reports: list[SyncReport] = []  # the run's report, as the progress callback sees it
 
         def complete_load(self: SqlJobClientBase, load_id: str) -> None:
             if self.schema.name == "pardot":
-                die(load_id=load_id)
+                die(load_id=load_id, checkpoints=reports[0].checkpoints if reports else 0)
             original_complete_load(self, load_id)
 
+        def remember(report: SyncReport) -> None:
+            reports[:] = [report]
+
         SqlJobClientBase.complete_load = complete_load  # type: ignore[method-assign]
-        summary = run_sync(destination=destination, pipelines_dir=args.pipelines_dir)
+        checkpoints: dict[str, int] = {}
+        if args.kill_point == "checkpoint_mid_load":
+            _batches_of_one_page()
+            page_size = int(os.environ["SOURCES__PARDOT__PAGE_SIZE"])
+            checkpoints = {"checkpoint_every": args.checkpoint_pages * page_size}
+        summary = run_sync(
+            destination=destination,
+            pipelines_dir=args.pipelines_dir,
+            progress=remember,
+            **checkpoints,
+        )
     else:
         original_complete_job = PackageStorage.complete_job
 

@@ -282,3 +282,35 @@ def test_run_killed_after_a_checkpoint_keeps_it_and_fetches_only_the_rest(
     warehouse = harness.warehouse()
     assert_matches_ground_truth(warehouse, harness.emulator)
     assert_no_duplicates(warehouse)
+
+
+@pytest.mark.parametrize("incremental", RUNS)
+def test_run_killed_in_a_checkpoints_load_finishes_it_then_fetches_only_the_rest(
+    harness: Harness, killed_run: KilledRun, incremental: bool
+) -> None:
+    """Killed before the first checkpoint's load completed: the rerun completes that
+    package (rows and state), then resumes after it."""
+    killed_run.start("checkpoint_mid_load")
+    if incremental:
+        assert harness.run().exit_code == 0
+        harness.emulator.add_opportunities(NEW_OPPORTUNITIES)
+    ids_before, loads_before = loaded_ids(harness), completed_loads(harness)
+    truth = harness.emulator.ground_truth()["opportunities"]
+    new_ids = sorted({o["id"] for o in truth if not o["is_deleted"]} - ids_before)
+
+    killed = killed_run.finish()
+
+    assert killed["checkpoints"] == 1, "killed in the checkpoint's load, not the last one"
+    assert killed["load_id"] not in completed_loads(harness), "load not completed"
+    assert completed_loads(harness) == loads_before
+
+    summary = harness.run()
+
+    assert summary.exit_code == 0, summary.message
+    assert killed["load_id"] in completed_loads(harness), "the interrupted load was completed"
+    checkpointed = 2 * PAGE_SIZE
+    assert summary.opportunities == len(new_ids) - checkpointed, "only the rest was fetched"
+    assert queries(harness) == pages(len(new_ids) - checkpointed)
+    warehouse = harness.warehouse()
+    assert_matches_ground_truth(warehouse, harness.emulator)
+    assert_no_duplicates(warehouse)
