@@ -204,9 +204,10 @@ def sync_opportunities(
         )
         for fetched in _counted(pages, run.checkpoints):
             _gather(run, fetched)
-            if len(run.batch) >= settings.batch_size or _checkpoint_due(run):
+            due = run.checkpoints.due(len(run.loaded) + len(run.pending))
+            if due or len(run.batch) >= settings.batch_size:
                 yield from _flush(run)
-                if _checkpoint_due(run):
+                if due:
                     yield from _checkpoint(run)
         yield from _flush(run)
         if run.top is not None:
@@ -240,10 +241,6 @@ def _counted(pages: Generator[Fetched, None, None], clock: CheckpointClock) -> I
             yield page
     finally:
         pages.close()  # stops the fetch threads when the run ends early
-
-
-def _checkpoint_due(run: _Run) -> bool:
-    return run.checkpoints.due(len(run.loaded) + len(run.pending))
 
 
 def _checkpoint(run: _Run) -> Generator[Item, State | None, None]:
