@@ -109,6 +109,13 @@ class KilledRun:
             text=True,
         )
 
+    def start_after_setup(self, kill_point: str, *, incremental: bool) -> None:
+        """``start``; for an incremental run, a complete run and new opportunities next."""
+        self.start(kill_point)
+        if incremental:
+            assert self.harness.run().exit_code == 0
+            self.harness.emulator.add_opportunities(NEW_OPPORTUNITIES)
+
     def finish(self) -> dict[str, Any]:
         """Let the run go; it must die by SIGKILL at its kill point. Returns its marker."""
         assert self.process is not None
@@ -148,6 +155,12 @@ def loaded_ids(harness: Harness) -> set[int]:
     if not has_table(harness, "opportunities"):
         return set()
     return set(harness.warehouse().ids())
+
+
+def unloaded_live_ids(harness: Harness) -> list[int]:
+    """The live opportunities not yet in the warehouse, in id order."""
+    truth = harness.emulator.ground_truth()["opportunities"]
+    return sorted({o["id"] for o in truth if not o["is_deleted"]} - loaded_ids(harness))
 
 
 def completed_loads(harness: Harness) -> set[str]:
@@ -230,10 +243,7 @@ def test_killed_run_then_rerun_loses_and_doubles_nothing(
 def test_killed_concurrent_run_then_rerun_is_exact(
     harness: Harness, killed_run: KilledRun, kill_point: str, incremental: bool
 ) -> None:
-    killed_run.start(kill_point)
-    if incremental:
-        assert harness.run().exit_code == 0
-        harness.emulator.add_opportunities(NEW_OPPORTUNITIES)
+    killed_run.start_after_setup(kill_point, incremental=incremental)
     killed = killed_run.finish()
     if kill_point == "mid_extract":
         assert killed["pages"] >= 2
@@ -254,14 +264,10 @@ def test_run_killed_after_a_checkpoint_keeps_it_and_fetches_only_the_rest(
     harness: Harness, killed_run: KilledRun, incremental: bool
 ) -> None:
     """A checkpoint commits its package mid-run: the rerun reads only what came after."""
-    killed_run.start("after_checkpoint")
-    if incremental:
-        assert harness.run().exit_code == 0
-        harness.emulator.add_opportunities(NEW_OPPORTUNITIES)
+    killed_run.start_after_setup("after_checkpoint", incremental=incremental)
     ids_before, loads_before = loaded_ids(harness), completed_loads(harness)
-    truth = harness.emulator.ground_truth()["opportunities"]
-    live = {o["id"] for o in truth if not o["is_deleted"]}
-    new = len(live - ids_before)
+    new_ids = unloaded_live_ids(harness)
+    new = len(new_ids)
 
     killed = killed_run.finish()
 
@@ -271,7 +277,7 @@ def test_run_killed_after_a_checkpoint_keeps_it_and_fetches_only_the_rest(
     assert len(completed_loads(harness) - loads_before) == 1
     if harness.options["max_concurrency"] == 1:
         # One range in id order: the checkpoint holds exactly the first new ids.
-        assert committed == set(sorted(live - ids_before)[: 2 * PAGE_SIZE])
+        assert committed == set(new_ids[: 2 * PAGE_SIZE])
 
     summary = harness.run()
 
@@ -290,13 +296,9 @@ def test_run_killed_in_a_checkpoints_load_finishes_it_then_fetches_only_the_rest
 ) -> None:
     """Killed before the first checkpoint's load completed: the rerun completes that
     package (rows and state), then resumes after it."""
-    killed_run.start("checkpoint_mid_load")
-    if incremental:
-        assert harness.run().exit_code == 0
-        harness.emulator.add_opportunities(NEW_OPPORTUNITIES)
-    ids_before, loads_before = loaded_ids(harness), completed_loads(harness)
-    truth = harness.emulator.ground_truth()["opportunities"]
-    new_ids = sorted({o["id"] for o in truth if not o["is_deleted"]} - ids_before)
+    killed_run.start_after_setup("checkpoint_mid_load", incremental=incremental)
+    loads_before = completed_loads(harness)
+    new_ids = unloaded_live_ids(harness)
 
     killed = killed_run.finish()
 
