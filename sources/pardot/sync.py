@@ -44,7 +44,7 @@ from .checkpoints import CheckpointClock
 from .client import PardotClient
 from .config import SyncSettings
 from .errors import DailyLimitError, DataError, NotFoundError, PardotError
-from .fetch import Fetched, IdRange, fetch_pages, most_requests_ahead
+from .fetch import Fetched, IdRange, Lookahead, fetch_pages
 from .flatten import flatten_page
 from .parsing import OpportunityBatch, PageInfo
 from .planner import Scan, SyncState, local_day, plan_scan
@@ -123,6 +123,7 @@ class _Run:
     """Requests made on ``today`` by earlier runs."""
     known_before: pa.Array
     """Live ids known when the run began (``SyncState.known_ids``)."""
+    lookahead: Lookahead
     checkpoints: CheckpointClock
     ranges: list[IdRange] = field(default_factory=list)
     """The scan's id ranges; ``fetch_pages`` may split the first one."""
@@ -183,12 +184,12 @@ def sync_opportunities(
         client.limit_requests(max(settings.daily_request_budget - used, 0))
     scan = plan_scan(sync_state, settings, started, force_full=force_full_sweep)
     batch = OpportunityBatch(settings.timezone, reject_bad_rows=settings.reject_bad_rows)
+    lookahead = Lookahead(settings.max_concurrency)
     run = _Run(
         client, settings, sync_state, report, progress, batch, scan,
         today=today, requests_before=used, known_before=sync_state.known_ids,
-        checkpoints=CheckpointClock(
-            settings.checkpoint_every, ahead=most_requests_ahead(settings.max_concurrency)
-        ),
+        lookahead=lookahead,
+        checkpoints=CheckpointClock(settings.checkpoint_every, lookahead.most_while_paused),
     )  # fmt: skip
     run.ranges = [IdRange(lo, hi) for lo, hi in scan.ranges]
     report.scan = scan.kind
@@ -201,6 +202,7 @@ def sync_opportunities(
             page_size=settings.page_size,
             workers=settings.max_concurrency,
             flatten=flatten_page,
+            lookahead=lookahead,
         )
         for fetched in _counted(pages, run.checkpoints):
             _gather(run, fetched)
@@ -208,7 +210,7 @@ def sync_opportunities(
             if due or len(run.batch) >= settings.batch_size:
                 yield from _flush(run)
                 if due:
-                    yield from _checkpoint(run)
+                    yield from _checkpoint(run, early=due == "early")
         yield from _flush(run)
         if run.top is not None:
             run.state.advance(*run.top)
@@ -243,15 +245,24 @@ def _counted(pages: Generator[Fetched, None, None], clock: CheckpointClock) -> I
         pages.close()  # stops the fetch threads when the run ends early
 
 
-def _checkpoint(run: _Run) -> Generator[Item, State | None, None]:
-    """Pause: the state says what a run stopped here would say, for dlt to commit."""
+def _checkpoint(run: _Run, *, early: bool) -> Generator[Item, State | None, None]:
+    """Pause: the state says what a run stopped here would say, for dlt to commit.
+
+    During an ``early`` checkpoint, which the requests in flight should hide, the fetch
+    threads may fetch further ahead than usual.
+    """
     _save_progress(run, complete=False)
     run.checkpoints.pausing(len(run.loaded))
     run.report.outcome = "checkpoint"
     run.report.checkpoints += 1
     run.report.checkpointed = len(run.loaded)
     logger.info("checkpoint after %d opportunities", len(run.loaded))
-    resumed = yield CHECKPOINT
+    if early:
+        run.lookahead.widen()
+    try:
+        resumed = yield CHECKPOINT
+    finally:
+        run.lookahead.narrow()
     run.checkpoints.resumed()
     run.report.outcome = "running"
     if resumed is not None:

@@ -17,7 +17,7 @@ from lxml import etree
 
 from sources.pardot.auth import Credentials
 from sources.pardot.client import PardotClient
-from sources.pardot.fetch import Fetched, IdRange, fetch_pages
+from sources.pardot.fetch import Fetched, IdRange, Lookahead, fetch_pages, most_requests_ahead
 from sources.pardot.flatten import FlatPage, flatten_page
 from sources.pardot_emulator import EmulatorConfig, PardotEmulator
 
@@ -129,3 +129,23 @@ def test_an_error_while_flattening_reaches_the_caller_and_stops_the_workers(
     time.sleep(0.2)
     assert emulator.request_count("query") == settled, "workers kept fetching after the error"
     assert not [t for t in threading.enumerate() if t.name.startswith("pardot-fetch")]
+
+
+def test_a_widened_lookahead_lets_the_workers_fetch_further_while_the_caller_pauses(
+    client: PardotClient, emulator: PardotEmulator
+) -> None:
+    lookahead = Lookahead(1)
+    params = dict(PARAMS, limit=10)
+    pages = fetch_pages(
+        client, params, [IdRange(None, None)], page_size=10, workers=1, lookahead=lookahead
+    )
+    next(pages)
+    most = 1 + most_requests_ahead(1)  # the page taken, then the queue and one in hand
+    assert _eventually(lambda: emulator.request_count("query") == most)
+    time.sleep(0.2)
+    assert emulator.request_count("query") == most, "stalled with the queue full"
+    lookahead.widen()  # the caller pauses for a load
+    assert _eventually(lambda: emulator.request_count("query") == 1 + lookahead.most_while_paused)
+    lookahead.narrow()
+    ids = [int(o.findtext("id") or 0) for p in pages for o in p.result.iterchildren("opportunity")]
+    assert len(ids) == _live(emulator) - 10 and ids == sorted(set(ids)), "nothing lost"
