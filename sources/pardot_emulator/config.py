@@ -39,6 +39,9 @@ class EmulatorConfig:
     emit_empty_closed_at: bool = True
     top_level_campaign_id: bool = False
     id_gap: int = 1
+    id_jump: tuple[int, int] | None = None
+    """(after how many opportunities, by how much) the ids jump once: old ids far below
+    the rest, as after a migration, so that equal id widths hold very unequal rows."""
     clock_start: datetime = DEFAULT_CLOCK_START
     history_days: int = 730
     realtime_clock: bool = True
@@ -57,6 +60,8 @@ class EmulatorConfig:
             raise ValueError("status_case must be 'lower' or 'capitalized'")
         if self.id_gap < 1:
             raise ValueError("id_gap must be >= 1")
+        if self.id_jump is not None and min(self.id_jump) < 1:
+            raise ValueError("id_jump must be (after, by) with both >= 1")
         if self.opportunities < 0:
             raise ValueError("opportunities must be >= 0")
         if self.clock_start.tzinfo is None:

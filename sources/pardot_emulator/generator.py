@@ -84,10 +84,15 @@ def _dst_instants(tz: ZoneInfo, start: datetime, end: datetime) -> list[datetime
 class Generator:
     """Holds the random stream and the id counters used for generated and new records."""
 
-    def __init__(self, seed: int, tz: ZoneInfo, id_gap: int) -> None:
+    def __init__(
+        self, seed: int, tz: ZoneInfo, id_gap: int, id_jump: tuple[int, int] | None = None
+    ) -> None:
         self.rng = random.Random(seed)
         self.tz = tz
         self.id_gap = id_gap
+        self.id_jump = id_jump
+        self.opportunity_ids = 0
+        """Opportunity ids handed out so far."""
         self.next_opportunity_id = FIRST_OPPORTUNITY_ID
         self.next_activity_id = FIRST_ACTIVITY_ID
         self.campaigns: list[Campaign] = []
@@ -139,9 +144,13 @@ class Generator:
         return times
 
     def new_opportunity_id(self) -> int:
-        """The next opportunity id, ``id_gap`` permitting a random jump."""
+        """The next opportunity id, ``id_gap`` permitting a random jump (and ``id_jump``
+        one far jump)."""
         oid = self.next_opportunity_id
         step = 1 if self.id_gap == 1 else self.rng.randint(1, self.id_gap)
+        self.opportunity_ids += 1
+        if self.id_jump is not None and self.opportunity_ids == self.id_jump[0]:
+            step += self.id_jump[1]
         self.next_opportunity_id = oid + step
         return oid
 

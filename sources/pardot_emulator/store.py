@@ -26,7 +26,7 @@ class DataStore:
         self.lock = threading.RLock()
         self.clock = clock
         self.time = time
-        self.gen = Generator(config.seed, time.tz, config.id_gap)
+        self.gen = Generator(config.seed, time.tz, config.id_gap, config.id_jump)
         campaigns, prospects, opportunities = initial_data(
             self.gen, config.opportunities, config.clock_start, config.history_days
         )

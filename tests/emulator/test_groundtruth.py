@@ -191,3 +191,11 @@ def test_json_one_vs_many_quirk() -> None:
     doc = read(single)
     assert isinstance(doc["id"], int) and isinstance(doc["value"], float)
     assert doc["closed_at"] is None or isinstance(doc["closed_at"], str)
+
+
+def test_an_id_jump_leaves_the_old_ids_far_below_the_rest() -> None:
+    truth = make(opportunities=300, id_jump=(100, 1_000_000)).ground_truth()
+    ids = [o["id"] for o in truth["opportunities"]]
+    assert ids[:100] == list(range(ids[0], ids[0] + 100))
+    assert ids[100] == ids[99] + 1 + 1_000_000
+    assert ids[100:] == list(range(ids[100], ids[100] + 200))
