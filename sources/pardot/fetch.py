@@ -8,8 +8,11 @@ Against the real API a request takes hundreds of milliseconds, so a large scan i
 after the first page (which alone decides whether there is more: a run with nothing new
 costs one request), one more request finds the largest id, the id span is cut into
 ranges (``id_greater_than`` + ``id_less_than``), and ``max_concurrency`` workers take
-ranges from a queue, so a dense range does not hold the others up. Each range costs
-ceil(rows/200) requests; the split costs the probe and at most one short page per range.
+ranges from a queue (``ranges.RangeQueue``). A worker that runs out of ranges cuts the
+one with the most rows left in two and reads the upper half, so ids spread unevenly
+do not leave workers idle while one reads a dense range alone. Each range costs
+ceil(rows/200) requests; the split costs the probe and at most one short page per range
+(a cut, one more).
 
 Workers only fetch: as soon as a page is parsed and its last id known, they ask for the
 next one, and hand the page to a small pool (one thread per core) that flattens it with
@@ -38,6 +41,7 @@ from lxml import etree
 from .client import PardotClient
 from .errors import PardotError
 from .flatten import FlatPage
+from .ranges import Cut, IdRange, RangeQueue
 
 Flatten = Callable[[etree._Element], FlatPage | None]
 
@@ -113,14 +117,6 @@ class Lookahead:
             self._changed.notify_all()
 
 
-@dataclass
-class IdRange:
-    """Ids ``lo < id < hi``; None means unbounded."""
-
-    lo: int | None
-    hi: int | None
-
-
 @dataclass(frozen=True)
 class Fetched:
     """One page of one range."""
@@ -194,6 +190,7 @@ def fetch_pages(
         flatten: applied to each page in a pool thread, off the requests' path.
         lookahead: how far the workers may fetch ahead; the caller's, to widen it.
     """
+    top = None
     if len(ranges) == 1 and workers > 1:
         lo = ranges[0].lo
         first = _query(client, params, ranges[0])
@@ -201,32 +198,34 @@ def fetch_pages(
         finished = _is_last_page(count, total, page_size)
         if not finished:
             rest = IdRange(last_id, ranges[0].hi)
-            ranges[:] = _split(client, params, rest, total, page_size, workers) or [rest]
+            pages = None if total is None else -(-(total - count) // page_size)
+            if pages is None or pages >= 2 * workers:
+                top = _highest_id(client, params, rest)
+            ranges[:] = _split(rest, top, pages, workers) or [rest]
         page = Fetched(0, lo, first, last_id, finished)
         yield _flattened(page, flatten) if flatten else page
         if finished:
             return
+    work = RangeQueue(ranges, page_size=page_size, top=top)
     ahead = lookahead or Lookahead(workers)
-    yield from _concurrent(client, params, ranges, page_size, workers, flatten, ahead)
+    yield from _concurrent(client, params, ranges, work, workers, flatten, ahead)
+
+
+def _highest_id(client: PardotClient, params: dict[str, str | int], span: IdRange) -> int | None:
+    """The largest id in ``span`` (one request: sorted descending, one row)."""
+    probe = dict(params, sort_order="descending", limit=1, output="bulk")
+    probe.pop("id_greater_than", None)
+    _, highest, _ = _page_facts(_query(client, probe, span))
+    return highest
 
 
 def _split(
-    client: PardotClient,
-    params: dict[str, str | int],
-    span: IdRange,
-    total: int | None,
-    page_size: int,
-    workers: int,
+    span: IdRange, highest: int | None, pages: int | None, workers: int
 ) -> list[IdRange] | None:
-    """Cut what is left of ``span`` into ranges, or None when it is not worth it."""
-    remaining = None if total is None else total - page_size
-    pages = None if remaining is None else -(-remaining // page_size)
+    """Cut ``span`` (about ``pages`` pages, up to ``highest``) into ranges for
+    ``workers``, or None when that is not worth it or there is nothing to cut."""
     if pages is not None and pages < 2 * workers:
         return None
-    probe = dict(params, sort_order="descending", limit=1, output="bulk")
-    probe.pop("id_greater_than", None)
-    top = _query(client, probe, IdRange(span.lo, span.hi))
-    _, highest, _ = _page_facts(top)
     if highest is None or span.lo is None or highest <= span.lo:
         return None
     count = max(workers, min(4 * workers, (pages or 0) // PAGES_PER_RANGE))
@@ -239,25 +238,50 @@ def _split(
     return pieces
 
 
-def _sequential(
-    client: PardotClient,
-    params: dict[str, str | int],
-    index: int,
-    span: IdRange,
-    page_size: int,
+def _read_range(
+    client: PardotClient, params: dict[str, str | int], work: RangeQueue, index: int
 ) -> Iterator[Fetched]:
-    cursor = IdRange(span.lo, span.hi)
+    """The pages of range ``index``, which may be cut (shortened) while it is read."""
     for _ in range(MAX_PAGES):
-        after = cursor.lo
-        result = _query(client, params, cursor)
-        count, last_id, total = _page_facts(result)
-        finished = _is_last_page(count, total, page_size)
-        if last_id is not None:
-            cursor.lo = last_id
-        yield Fetched(index, after, result, last_id, finished)
+        asked = work.asking(index)
+        result = _query(client, params, asked)
+        with work.lock:
+            hi = work.spans[index].hi
+            trimmed = hi != asked.hi and hi is not None and _trim(result, hi)
+            count, last_id, total = _page_facts(result)
+            finished = trimmed or _is_last_page(count, total, work.page_size)
+            ids = None if last_id is None else (_first_id(result), last_id)
+            work.advanced(index, asked, ids, count, total)
+            if finished:
+                work.finished(index)
+        yield Fetched(index, asked.lo, result, last_id, finished)
         if finished:
             return
     raise PardotError(f"stopped after {MAX_PAGES} pages: the id cursor never reached the end")
+
+
+def _first_id(result: etree._Element) -> int:
+    found = result.findtext("opportunity/id")
+    try:
+        return int(found or "")
+    except ValueError:
+        raise PardotError(f"page with a non-integer id ({found!r})") from None
+
+
+def _trim(result: etree._Element, hi: int) -> bool:
+    """Drop the page's opportunities from id ``hi`` on (its range was cut after it was
+    asked for: they belong to the range above); whether any were."""
+    trimmed = False
+    for opportunity in reversed(result.findall("opportunity")):
+        found = opportunity.findtext("id")
+        try:
+            if int(found or "") < hi:
+                break
+        except ValueError:
+            raise PardotError(f"page with a non-integer id ({found!r})") from None
+        result.remove(opportunity)
+        trimmed = True
+    return trimmed
 
 
 def _flattened(page: Fetched, flatten: Flatten) -> Fetched:
@@ -281,33 +305,30 @@ def _concurrent(
     client: PardotClient,
     params: dict[str, str | int],
     ranges: list[IdRange],
-    page_size: int,
+    work: RangeQueue,
     workers: int,
     flatten: Flatten | None,
     ahead: Lookahead,
 ) -> Iterator[Fetched]:
-    """Workers take ranges from a queue; pages (or the first error) come back here.
+    """Workers take ranges from ``work``; pages (or the first error) come back here.
 
     A worker puts each page, or the future of its flattening, on one queue in the order
     it fetched them, so the pages of a range come back in order. ``ahead`` bounds how
-    many pages wait there.
+    many pages wait there. A cut of a range comes through the same queue, ahead of the
+    pages it affects, and is applied to ``ranges`` here, in the caller's thread.
     """
-    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for index in range(len(ranges)):
-        todo.put(index)
-    done: queue.SimpleQueue[Fetched | Future[Fetched] | BaseException | None]
+    done: queue.SimpleQueue[Fetched | Future[Fetched] | Cut | BaseException | None]
     done = queue.SimpleQueue()
     stop = threading.Event()
     preparing = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="pardot-flatten")
 
-    def work() -> None:
+    def work_on() -> None:
         try:
             while not stop.is_set():
-                try:
-                    index = todo.get_nowait()
-                except queue.Empty:
+                index = work.take(announce=done.put)
+                if index is None:
                     return
-                for page in _sequential(client, params, index, ranges[index], page_size):
+                for page in _read_range(client, params, work, index):
                     if not ahead._enter(stop):
                         return
                     done.put(preparing.submit(_flattened, page, flatten) if flatten else page)
@@ -319,8 +340,8 @@ def _concurrent(
             done.put(None)
 
     threads = [
-        threading.Thread(target=work, name=f"pardot-fetch-{i}", daemon=True)
-        for i in range(min(workers, len(ranges)))
+        threading.Thread(target=work_on, name=f"pardot-fetch-{i}", daemon=True)
+        for i in range(workers)
     ]
     for thread in threads:
         thread.start()
@@ -332,11 +353,15 @@ def _concurrent(
                 running -= 1
             elif isinstance(item, BaseException):
                 raise item
+            elif isinstance(item, Cut):
+                ranges.append(IdRange(item.at, ranges[item.index].hi))
+                ranges[item.index] = IdRange(ranges[item.index].lo, item.at + 1)
             else:
                 ahead._leave()
                 yield item.result() if isinstance(item, Future) else item
     finally:
         stop.set()
+        work.close()
         ahead._wake()
         for thread in threads:
             thread.join()

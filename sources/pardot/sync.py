@@ -44,10 +44,11 @@ from .checkpoints import CheckpointClock
 from .client import PardotClient
 from .config import SyncSettings
 from .errors import DailyLimitError, DataError, NotFoundError, PardotError
-from .fetch import Fetched, IdRange, Lookahead, fetch_pages
+from .fetch import Fetched, Lookahead, fetch_pages
 from .flatten import flatten_page
 from .parsing import OpportunityBatch, PageInfo
 from .planner import Scan, SyncState, local_day, plan_scan
+from .ranges import IdRange
 from .schema import OPPORTUNITIES, OPPORTUNITY_PROSPECTS, UNLINK_MARKER, UTC_TIMESTAMP
 
 logger = logging.getLogger(__name__)

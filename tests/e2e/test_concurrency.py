@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
+
 from sources.pardot_emulator import EmulatorConfig, FaultConfig
 
 from .conftest import start_harness
@@ -32,10 +34,34 @@ def test_a_backfill_reads_ranges_concurrently_without_a_single_66(
         assert (again.scan, again.requests) == ("new", 1)
 
 
-def test_a_split_scan_stopped_at_the_limit_resumes_only_its_unfinished_ranges(
+def test_a_backfill_of_unevenly_spread_ids_cuts_the_long_ranges_for_idle_workers(
     isolated_environment: Path,
 ) -> None:
-    config = EmulatorConfig(opportunities=3000, seed=42, daily_limit=7, realtime_clock=False)
+    # 2,000 old ids, then 2,000 fifty million higher: of 5 equal id slices, 2 hold rows
+    config = EmulatorConfig(
+        opportunities=4000, seed=43, id_jump=(2000, 50_000_000), realtime_clock=False
+    )
+    for harness in start_harness(isolated_environment, config):
+        harness.emulator.set_faults(FaultConfig(latency_seconds=0.02))
+        summary = harness.run(max_concurrency=5)
+        assert summary.exit_code == 0, summary.message
+        log = harness.emulator.request_log
+        assert not [r for r in log if r.error_code == 66]
+        bounds = {r.params["id_less_than"] for r in log if "id_less_than" in r.params}
+        assert len(bounds) > 4, "ranges were cut beyond the 5 of the split"
+        # first page + probe + a short page per range, the 5 of the split and the cuts
+        floor = math.ceil(summary.opportunities / 200)
+        assert len(log) <= floor + 2 + 5 + (len(bounds) - 4)
+        assert_matches_ground_truth(harness.warehouse(), harness.emulator)
+
+
+@pytest.mark.parametrize("id_jump", [None, (1500, 50_000_000)], ids=["even", "jump"])
+def test_a_split_scan_stopped_at_the_limit_resumes_only_its_unfinished_ranges(
+    isolated_environment: Path, id_jump: tuple[int, int] | None
+) -> None:
+    config = EmulatorConfig(
+        opportunities=3000, seed=42, daily_limit=7, realtime_clock=False, id_jump=id_jump
+    )
     for harness in start_harness(isolated_environment, config):
         first = harness.run(max_concurrency=4)
         assert first.exit_code == 75, first.message
@@ -53,4 +79,5 @@ def test_a_split_scan_stopped_at_the_limit_resumes_only_its_unfinished_ranges(
         assert_matches_ground_truth(harness.warehouse(), harness.emulator)
         live = harness.warehouse().count("opportunities")
         refused = 6  # one 122 per stopped day, at most
-        assert total_requests <= math.ceil(live / 200) + 2 + 4 * 6 + refused
+        cuts = 6 if id_jump else 0  # a cut range ends on a short page: one request each
+        assert total_requests <= math.ceil(live / 200) + 2 + 4 * 6 + refused + cuts

@@ -17,8 +17,9 @@ from lxml import etree
 
 from sources.pardot.auth import Credentials
 from sources.pardot.client import PardotClient
-from sources.pardot.fetch import Fetched, IdRange, Lookahead, fetch_pages, most_requests_ahead
+from sources.pardot.fetch import Fetched, Lookahead, fetch_pages, most_requests_ahead
 from sources.pardot.flatten import FlatPage, flatten_page
+from sources.pardot.ranges import IdRange
 from sources.pardot_emulator import EmulatorConfig, PardotEmulator
 
 PARAMS: dict[str, str | int] = {
