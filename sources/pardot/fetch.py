@@ -4,15 +4,18 @@ A scan reads ``do/query`` sorted by id ascending, moving ``id_greater_than`` to 
 id of each page (never ``offset``, whose pages shift when rows are added or deleted) and
 stopping on a short page, or when ``total_results`` says the page held everything.
 
-Against the real API a request takes hundreds of milliseconds, so a large scan is split:
-after the first page (which alone decides whether there is more: a run with nothing new
-costs one request), one more request finds the largest id, the id span is cut into
-ranges (``id_greater_than`` + ``id_less_than``), and ``max_concurrency`` workers take
-ranges from a queue (``ranges.RangeQueue``). A worker that runs out of ranges cuts the
-one with the most rows left in two and reads the upper half, so ids spread unevenly
-do not leave workers idle while one reads a dense range alone. Each range costs
-ceil(rows/200) requests; the split costs the probe and at most one short page per range
-(a cut, one more).
+Against the real API a request takes hundreds of milliseconds, so a large scan is split
+after its first page (which alone decides whether there is more: a run with nothing new
+costs one request). That page says how many rows follow (``total_results``) and how
+densely its ids lie, which gives an estimate of the largest id (without
+``total_results``, one more request finds it). The id span up to it is cut into ranges
+(``id_greater_than`` + ``id_less_than``; the last one open above), and
+``max_concurrency`` workers take ranges from a queue (``ranges.RangeQueue``). A worker
+that runs out of ranges cuts the one with the most rows left in two and reads the upper
+half, so ids spread unevenly (or a wrong estimate) do not leave workers idle while one
+reads a dense range alone. Each range costs
+ceil(rows/200) requests; the split costs at most one short page per range (a cut, one
+more), and no round trip of its own.
 
 Workers only fetch: as soon as a page is parsed and its last id known, they ask for the
 next one, and hand the page to a small pool (one thread per core) that flattens it with
@@ -199,8 +202,10 @@ def fetch_pages(
         if not finished:
             rest = IdRange(last_id, ranges[0].hi)
             pages = None if total is None else -(-(total - count) // page_size)
-            if pages is None or pages >= 2 * workers:
+            if pages is None:  # no total_results: ask for the largest id
                 top = _highest_id(client, params, rest)
+            elif pages >= 2 * workers and last_id is not None:
+                top = _estimated_top(first, last_id, total or 0, count)
             ranges[:] = _split(rest, top, pages, workers) or [rest]
         page = Fetched(0, lo, first, last_id, finished)
         yield _flattened(page, flatten) if flatten else page
@@ -209,6 +214,13 @@ def fetch_pages(
     work = RangeQueue(ranges, page_size=page_size, top=top)
     ahead = lookahead or Lookahead(workers)
     yield from _concurrent(client, params, ranges, work, workers, flatten, ahead)
+
+
+def _estimated_top(first: etree._Element, last_id: int, total: int, count: int) -> int:
+    """The largest id, were the rows after the first page as dense as it: the ranges
+    cut from it need not be right, only a start (``ranges.RangeQueue`` rebalances)."""
+    spread = (last_id - _first_id(first)) / max(count - 1, 1)
+    return last_id + int((total - count) * max(spread, 1.0))
 
 
 def _highest_id(client: PardotClient, params: dict[str, str | int], span: IdRange) -> int | None:

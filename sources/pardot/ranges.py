@@ -127,25 +127,30 @@ class RangeQueue:
         self.lock.notify_all()
 
     def _cut(self) -> Cut | None:
-        best: tuple[float, int, int, int, float] | None = None
+        best: tuple[float, int, int, float] | None = None  # rows left, index, cursor, spread
         for index, reading in self._reading.items():
-            end = self.spans[index].hi
-            end = self._top if end is None else end - 1  # the last id it may hold
-            if reading.cursor is None or reading.ids_per_row is None or end is None:
+            if reading.cursor is None or reading.ids_per_row is None:
                 continue
             rows = reading.rows_left
-            if rows is None:  # no total_results: as dense as its last page, up to its end
+            if rows is None:  # not counted (no total_results, or cut since its last page)
+                hi = self.spans[index].hi
+                end = self._top if hi is None else hi - 1  # the last id it may hold
+                if end is None:
+                    continue
                 rows = (end - reading.cursor) / max(reading.ids_per_row, 1e-9)
             if best is None or rows > best[0]:
-                best = (rows, index, reading.cursor, end, reading.ids_per_row)
+                best = (rows, index, reading.cursor, reading.ids_per_row)
         if best is None or best[0] < SPLIT_MIN_PAGES * self.page_size:
             return None
-        rows, index, cursor, end, ids_per_row = best
-        at = min(cursor + int(rows / 2 * max(ids_per_row, 1.0)), end - 1)
+        rows, index, cursor, ids_per_row = best
+        at = cursor + int(rows / 2 * max(ids_per_row, 1.0))
+        hi = self.spans[index].hi
+        if hi is not None:
+            at = min(at, hi - 2)  # the upper part keeps at least one id
         if at <= cursor:
             return None
         new = len(self.spans)
-        self.spans.append(IdRange(at, self.spans[index].hi))
+        self.spans.append(IdRange(at, hi))
         self.spans[index] = IdRange(self.spans[index].lo, at + 1)
         self._reading[index].rows_left = None  # not known again until its next page
         return Cut(index, at, new)

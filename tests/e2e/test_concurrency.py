@@ -25,7 +25,7 @@ def test_a_backfill_reads_ranges_concurrently_without_a_single_66(
         assert not [r for r in log if r.error_code == 66], "the gate never answered 66"
         live = summary.opportunities
         floor = math.ceil(live / 200)
-        # first page + largest-id probe + at most one short page per range (5 ranges)
+        # first page + at most one short page per range (5 ranges)
         assert floor < len(log) <= floor + 1 + 5
         ranges = {r.params.get("id_less_than") for r in log}
         assert len(ranges) > 2, "the id span was split into ranges"
@@ -49,7 +49,7 @@ def test_a_backfill_of_unevenly_spread_ids_cuts_the_long_ranges_for_idle_workers
         assert not [r for r in log if r.error_code == 66]
         bounds = {r.params["id_less_than"] for r in log if "id_less_than" in r.params}
         assert len(bounds) > 4, "ranges were cut beyond the 5 of the split"
-        # first page + probe + a short page per range, the 5 of the split and the cuts
+        # first page + a short page per range, the 5 of the split and the cuts
         floor = math.ceil(summary.opportunities / 200)
         assert len(log) <= floor + 2 + 5 + (len(bounds) - 4)
         assert_matches_ground_truth(harness.warehouse(), harness.emulator)

@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 
 from sources.pardot import ranges as ranges_module
-from sources.pardot.fetch import Fetched, _read_range, _split
+from sources.pardot.fetch import Fetched, _estimated_top, _read_range, _split
 from sources.pardot.ranges import Cut, IdRange, RangeQueue
 
 PAGE = 50
@@ -92,6 +92,22 @@ def test_without_cuts_the_same_scan_takes_twice_the_round_trips(
     rounds, ids, cuts = _scan(account, pieces, top, workers=4)
     assert sorted(ids) == account.ids and not cuts
     assert rounds >= 20
+
+
+def test_ranges_cut_from_a_wrong_estimate_of_the_largest_id_are_rebalanced() -> None:
+    # The first page is sparse (an id every 100), the 1,800 rows after it dense: an
+    # estimate from the first page puts the largest id nine times too high, so the
+    # first of the 4 ranges holds every row after it.
+    ids = list(range(100, 20_001, 100)) + list(range(20_001, 21_801))
+    account = _Account(ids)
+    first = account.query(**PARAMS)
+    top = _estimated_top(first, ids[PAGE - 1], len(ids), PAGE)
+    assert top > 5 * ids[-1]
+    pieces = _split(IdRange(ids[PAGE - 1], None), top, len(ids) // PAGE - 1, 4)
+    assert pieces is not None
+    rounds, read, cuts = _scan(account, pieces, top, workers=4)
+    assert sorted(read) == ids[PAGE:] and cuts
+    assert rounds <= 16  # 39 pages on 4 workers; one worker alone: 39
 
 
 def test_evenly_spread_ids_are_not_cut_at_the_end_of_a_scan() -> None:
