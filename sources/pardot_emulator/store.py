@@ -124,13 +124,18 @@ class DataStore:
         prospects: int | None = None,
         activities: int | None = None,
     ) -> list[int]:
-        """``n`` random opportunities created now; without ``same_second`` one a second."""
+        """``n`` random opportunities created now; without ``same_second`` one a second.
+
+        With ``same_second``, the instant is read once: a clock that also moves with real
+        time would otherwise cross into the next second while it adds them.
+        """
         ids: list[int] = []
         with self.lock:
+            created = self._created_now()
             for i in range(n):
                 if i and not same_second:
                     self.clock.advance(1)
-                created = self._created_now()
+                    created = self._created_now()
                 opp = self.gen.make_opportunity(
                     created, created, prospects=prospects, activities=activities
                 )
