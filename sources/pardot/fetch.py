@@ -13,9 +13,8 @@ densely its ids lie, which gives an estimate of the largest id (without
 ``max_concurrency`` workers take ranges from a queue (``ranges.RangeQueue``). A worker
 that runs out of ranges cuts the one with the most rows left in two and reads the upper
 half, so ids spread unevenly (or a wrong estimate) do not leave workers idle while one
-reads a dense range alone. Each range costs
-ceil(rows/200) requests; the split costs at most one short page per range (a cut, one
-more), and no round trip of its own.
+reads a dense range alone. Each range costs ceil(rows/200) requests; the split costs at
+most one short page per range (a cut, one more), and no round trip of its own.
 
 Workers only fetch: as soon as a page is parsed and its last id known, they ask for the
 next one, and hand the page to a small pool (one thread per core) that flattens it with
@@ -139,15 +138,19 @@ def _page_facts(result: etree._Element) -> tuple[int, int | None, int | None]:
     """(elements, last id, total_results) of a page, cheaply and without typing rows."""
     elements = result.findall("opportunity")
     total = result.findtext("total_results")
-    last = elements[-1].findtext("id") if elements else None
+    last = _id_of(elements[-1]) if elements else None
     try:
-        return (
-            len(elements),
-            int(last) if last is not None else None,
-            int(total) if total is not None else None,
-        )
+        return len(elements), last, int(total) if total is not None else None
     except ValueError:
-        raise PardotError(f"page with a non-integer id or total ({last!r}, {total!r})") from None
+        raise PardotError(f"page with a non-integer total_results ({total!r})") from None
+
+
+def _id_of(opportunity: etree._Element) -> int:
+    found = opportunity.findtext("id")
+    try:
+        return int(found or "")
+    except ValueError:
+        raise PardotError(f"page with a non-integer id ({found!r})") from None
 
 
 def _is_last_page(count: int, total: int | None, page_size: int) -> bool:
@@ -199,14 +202,18 @@ def fetch_pages(
         first = _query(client, params, ranges[0])
         count, last_id, total = _page_facts(first)
         finished = _is_last_page(count, total, page_size)
-        if not finished:
+        if not finished and last_id is not None:
             rest = IdRange(last_id, ranges[0].hi)
             pages = None if total is None else -(-(total - count) // page_size)
-            if pages is None:  # no total_results: ask for the largest id
-                top = _highest_id(client, params, rest)
-            elif pages >= 2 * workers and last_id is not None:
-                top = _estimated_top(first, last_id, total or 0, count)
-            ranges[:] = _split(rest, top, pages, workers) or [rest]
+            if pages is not None and pages < 2 * workers:
+                ranges[:] = [rest]  # not worth a split
+            else:
+                top = (
+                    _highest_id(client, params, rest)  # no total_results: ask
+                    if total is None
+                    else _estimated_top(first, last_id, total, count)
+                )
+                ranges[:] = _split(rest, top, pages, workers) or [rest]
         page = Fetched(0, lo, first, last_id, finished)
         yield _flattened(page, flatten) if flatten else page
         if finished:
@@ -219,7 +226,8 @@ def fetch_pages(
 def _estimated_top(first: etree._Element, last_id: int, total: int, count: int) -> int:
     """The largest id, were the rows after the first page as dense as it: the ranges
     cut from it need not be right, only a start (``ranges.RangeQueue`` rebalances)."""
-    spread = (last_id - _first_id(first)) / max(count - 1, 1)
+    first_id = _id_of(next(first.iterchildren("opportunity")))
+    spread = (last_id - first_id) / max(count - 1, 1)
     return last_id + int((total - count) * max(spread, 1.0))
 
 
@@ -235,9 +243,7 @@ def _split(
     span: IdRange, highest: int | None, pages: int | None, workers: int
 ) -> list[IdRange] | None:
     """Cut ``span`` (about ``pages`` pages, up to ``highest``) into ranges for
-    ``workers``, or None when that is not worth it or there is nothing to cut."""
-    if pages is not None and pages < 2 * workers:
-        return None
+    ``workers``, or None when there is nothing to cut."""
     if highest is None or span.lo is None or highest <= span.lo:
         return None
     count = max(workers, min(4 * workers, (pages or 0) // PAGES_PER_RANGE))
@@ -262,7 +268,8 @@ def _read_range(
             trimmed = hi != asked.hi and hi is not None and _trim(result, hi)
             count, last_id, total = _page_facts(result)
             finished = trimmed or _is_last_page(count, total, work.page_size)
-            ids = None if last_id is None else (_first_id(result), last_id)
+            first = result.find("opportunity")
+            ids = None if first is None or last_id is None else (_id_of(first), last_id)
             work.advanced(index, asked, ids, count, total)
             if finished:
                 work.finished(index)
@@ -272,25 +279,13 @@ def _read_range(
     raise PardotError(f"stopped after {MAX_PAGES} pages: the id cursor never reached the end")
 
 
-def _first_id(result: etree._Element) -> int:
-    found = result.findtext("opportunity/id")
-    try:
-        return int(found or "")
-    except ValueError:
-        raise PardotError(f"page with a non-integer id ({found!r})") from None
-
-
 def _trim(result: etree._Element, hi: int) -> bool:
     """Drop the page's opportunities from id ``hi`` on (its range was cut after it was
     asked for: they belong to the range above); whether any were."""
     trimmed = False
     for opportunity in reversed(result.findall("opportunity")):
-        found = opportunity.findtext("id")
-        try:
-            if int(found or "") < hi:
-                break
-        except ValueError:
-            raise PardotError(f"page with a non-integer id ({found!r})") from None
+        if _id_of(opportunity) < hi:
+            break
         result.remove(opportunity)
         trimmed = True
     return trimmed
