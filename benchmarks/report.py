@@ -66,7 +66,8 @@ def ratios(cases: dict[str, dict[str, Any]], served: int) -> list[Ratio]:
     ideal = max(math.ceil(served / PAGE_SIZE), 1)
     requests = cases.get("ours", {}).get("requests")
     one, five = cases.get("latency_c1"), cases.get("latency_c5")
-    errors = None if five is None or one is None else five["errors_66"] + one["errors_66"]
+    latency = [cases[k] for k in ("latency_c1", "latency_c5", "latency_c5_uneven") if k in cases]
+    errors = None if five is None or one is None else sum(c["errors_66"] for c in latency)
     small, big = cases.get("memory_small"), cases.get("memory_big")
     return [
         Ratio("ours_over_floor", _over(ours, rate(cases.get("floor"))), 0.5, True),
@@ -79,6 +80,14 @@ def ratios(cases: dict[str, dict[str, Any]], served: int) -> list[Ratio]:
             _fetching_note(one, five),
         ),
         Ratio("errors_66_at_200ms", None if errors is None else float(errors), 0.0, False),
+        Ratio(
+            "uneven_over_even_ids_at_c5",
+            _over(rate(five), rate(cases.get("latency_c5_uneven"))),
+            1.15,
+            False,
+            "time with the ids in two blocks far apart over time with them evenly spread; "
+            "our bound, not the issue's",
+        ),
         Ratio(
             "request_overhead",
             None if requests is None else requests / ideal - 1,
@@ -117,6 +126,7 @@ COLUMNS = (
     ("extract", ".2f", 7),
     ("normalize", ".2f", 9),
     ("load", ".2f", 6),
+    ("packages", "", 8),
     ("startup", ".2f", 7),
     ("imports", ".2f", 7),
     ("peak_rss_mb", ",.0f", 11),

@@ -24,6 +24,8 @@ from .report import case_table, ratio_table, ratios
 from .server import ROOT, Emulator
 
 LATENCY = 0.2
+UNEVEN_JUMP = 50_000_000
+"""The uneven latency case: half the ids, then a jump this far (``--id-jump``)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,8 +51,8 @@ def _log(message: str) -> None:
 
 
 @contextmanager
-def _emulator(opportunities: int, seed: int) -> Iterator[Emulator]:
-    emu = Emulator(opportunities, seed)
+def _emulator(opportunities: int, seed: int, *extra_args: str) -> Iterator[Emulator]:
+    emu = Emulator(opportunities, seed, extra_args=list(extra_args))
     try:
         started = time.perf_counter()
         emu.start()
@@ -151,6 +153,18 @@ def _main_cases(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Any]
             label = f"ours (c={c}, 200 ms, n={m:,})"
             key = f"latency_c{c}"
             cases[key] = run_case(key, label, "ours", emu, workdir, max_concurrency=c)
+    # The same account with its ids in two blocks far apart: equal id slices would leave
+    # most workers idle. Where the timed run cuts its ranges elsewhere than the warm one,
+    # the emulator renders those pages while we are timed.
+    with _emulator(m, args.seed, "--id-jump", f"{m // 2},{UNEVEN_JUMP}") as emu:
+        run_case(
+            "uneven_warm", "warming the pages of c=5, uneven ids", "ours", emu, workdir, **warm
+        )
+        emu.set_latency(LATENCY)
+        label = f"ours (c=5, 200 ms, n={m:,}, uneven ids)"
+        cases["latency_c5_uneven"] = run_case(
+            "latency_c5_uneven", label, "ours", emu, workdir, max_concurrency=5
+        )
     return cases, served
 
 

@@ -16,6 +16,7 @@ ROWS = (
     "naive (dicts, dlt defaults)",
     "ours (c=1, 200 ms, n=400)",
     "ours (c=5, 200 ms, n=400)",
+    "ours (c=5, 200 ms, n=400, uneven ids)",
     "ours memory (c=4, n=600)",
     "ours memory (c=4, n=1,200)",
 )
@@ -24,6 +25,7 @@ RATIOS = (
     "ours_over_naive",
     "concurrency_5_over_1_at_200ms",
     "errors_66_at_200ms",
+    "uneven_over_even_ids_at_c5",
     "request_overhead",
     "rss_big_over_small",
 )

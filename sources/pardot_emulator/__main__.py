@@ -25,6 +25,13 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--seed", type=int, default=1)
         sub.add_argument("--timezone", default="America/New_York")
         sub.add_argument("--id-gap", type=int, default=1)
+        sub.add_argument(
+            "--id-jump",
+            type=_id_jump,
+            default=None,
+            metavar="AFTER,BY",
+            help="after AFTER opportunities the ids jump by BY (once)",
+        )
     serve = commands.choices["serve"]
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=0)
@@ -48,12 +55,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _id_jump(text: str) -> tuple[int, int]:
+    after, _, by = text.partition(",")
+    try:
+        return int(after), int(by)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected AFTER,BY (two integers), got {text!r}"
+        ) from None
+
+
 def _serve(args: argparse.Namespace) -> int:
     config = EmulatorConfig(
         opportunities=args.opportunities,
         seed=args.seed,
         timezone=args.timezone,
         id_gap=args.id_gap,
+        id_jump=args.id_jump,
         api_version=args.api_version,
         daily_limit=args.daily_limit,
         concurrency_limit=args.concurrency_limit,
@@ -105,7 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args)
     config = EmulatorConfig(
-        opportunities=args.opportunities, seed=args.seed, timezone=args.timezone, id_gap=args.id_gap
+        opportunities=args.opportunities,
+        seed=args.seed,
+        timezone=args.timezone,
+        id_gap=args.id_gap,
+        id_jump=args.id_jump,
     )
     sys.stdout.write(PardotEmulator(config).ground_truth_json() + "\n")
     return 0

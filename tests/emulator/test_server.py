@@ -111,3 +111,18 @@ def test_ground_truth_command() -> None:
     import json
 
     assert len(json.loads(out.stdout)["opportunities"]) == 10
+
+
+def test_ground_truth_command_with_an_id_jump() -> None:
+    out = subprocess.run(
+        [
+            sys.executable, "-m", "sources.pardot_emulator", "ground-truth",
+            "--opportunities", "10", "--seed", "7", "--id-jump", "4,1000",
+        ],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    import json
+
+    ids = [o["id"] for o in json.loads(out.stdout)["opportunities"]]
+    assert ids[4] - ids[3] == 1001 and ids[3] - ids[0] == 3
