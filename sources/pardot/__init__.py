@@ -32,15 +32,15 @@ from dlt.extract.resource import DltResource
 from .auth import Credentials
 from .client import PardotClient
 from .config import DEFAULT_CHECKPOINT_EVERY, SyncSettings
-from .loaded import read_loaded_rows
-from .schema import OPPORTUNITIES, TABLES_BY_NAME, UNLINK_MARKER, Table
-from .settings import (
+from .constants import (
     DEFAULT_API_VERSION,
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
     DEFAULT_TOKEN_URL,
     MAX_PAGE_SIZE,
 )
+from .loaded import read_loaded_rows
+from .schema import OPPORTUNITIES, TABLES_BY_NAME, UNLINK_MARKER, Table
 from .sync import Checkpoint, Progress, State, SyncReport, SyncRun, sync_opportunities
 
 __all__ = [

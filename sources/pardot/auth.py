@@ -24,6 +24,7 @@ from typing import Final, Literal
 
 import httpx
 
+from sources.pardot.constants import DEFAULT_TOKEN_URL
 from sources.pardot.envelope import looks_like_token_error
 from sources.pardot.errors import (
     AuthenticationError,
@@ -31,7 +32,6 @@ from sources.pardot.errors import (
     TransientError,
     shorten,
 )
-from sources.pardot.settings import DEFAULT_TOKEN_URL
 
 Mode = Literal["static", "refresh_token", "password"]
 

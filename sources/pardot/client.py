@@ -28,6 +28,14 @@ import httpx
 from lxml import etree
 
 from sources.pardot.auth import Credentials, PardotAuth, require_secure_url
+from sources.pardot.constants import (
+    API_VERSIONS,
+    BUSINESS_UNIT_ID_LENGTH,
+    BUSINESS_UNIT_ID_PREFIX,
+    MAX_CONCURRENCY,
+    OPPORTUNITY_PATH,
+    QUERY_OUTPUTS,
+)
 from sources.pardot.envelope import parse_document
 from sources.pardot.errors import (
     AuthenticationError,
@@ -42,14 +50,6 @@ from sources.pardot.errors import (
     shorten,
 )
 from sources.pardot.params import form_fields, positive_id, query_params
-from sources.pardot.settings import (
-    API_VERSIONS,
-    BUSINESS_UNIT_ID_LENGTH,
-    BUSINESS_UNIT_ID_PREFIX,
-    MAX_CONCURRENCY,
-    OPPORTUNITY_PATH,
-    QUERY_OUTPUTS,
-)
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Final
 
+from .constants import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MAX_PAGE_SIZE
 from .errors import ConfigurationError
-from .settings import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MAX_PAGE_SIZE
 
 DEFAULT_BATCH_SIZE: Final = 5_000
 """Opportunities gathered before they are typed and handed to dlt as Arrow tables."""

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Final, Literal
 from urllib.parse import urlsplit
 
-from sources.pardot.settings import SANDBOX_BASE_URL
+from sources.pardot.constants import SANDBOX_BASE_URL
 
 MAX_MESSAGE_CHARS: Final = 300
 """Pardot's own error texts are short; anything longer is cut, never echoed whole."""

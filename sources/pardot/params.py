@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
-from sources.pardot.settings import (
+from sources.pardot.constants import (
     EDITABLE_OPPORTUNITY_FIELDS,
     MAX_PAGE_SIZE,
     OPPORTUNITY_STATUSES,

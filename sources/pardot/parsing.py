@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 from lxml import etree
 
 from .columns import checked_opportunities, typed_columns, typed_table
+from .constants import PARDOT_TIMESTAMP_FORMAT
 from .errors import DataError
 from .flatten import FlatPage
 from .pivot import OWNER, pivot, positions
@@ -50,7 +51,6 @@ from .schema import (
     UNLINK_MARKER,
     VISITOR_ACTIVITIES,
 )
-from .settings import PARDOT_TIMESTAMP_FORMAT
 
 logger = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 
 from .config import SyncSettings
+from .constants import PARDOT_TIMESTAMP_FORMAT
 from .idset import decode_ids, encode_ids
-from .settings import PARDOT_TIMESTAMP_FORMAT
 
 CREATED_AFTER_MARGIN: Final = timedelta(days=1)
 """How far before the last seen ``created_at`` a new-opportunities scan starts.

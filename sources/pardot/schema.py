@@ -13,7 +13,7 @@ from typing import Any, Final, Literal
 
 import pyarrow as pa
 
-from .settings import (
+from .constants import (
     CAMPAIGNS_TABLE,
     OPPORTUNITIES_TABLE,
     OPPORTUNITY_PROSPECTS_TABLE,

@@ -1,7 +1,8 @@
 """Constants of the Pardot v3/v4 Opportunity API and of this connector.
 
-Constants only: no imports from the rest of the package, no behaviour. The emulator may
-import from here (paths, limits), but never the connector's parser or client.
+Constants only, no behaviour, no imports from the rest of the package; the settings a
+user chooses live in ``config``. The emulator may import from here (paths, limits), but
+never the connector's parser or client.
 """
 
 from typing import Final
