@@ -7,8 +7,7 @@ untouched. Rerunning it continues where it stopped.
 
 import sys
 
-from pipelines.cli import report
-from pipelines.runner import default_destination, run_sync
+from pipelines.runner import default_destination, report, run_sync
 
 if __name__ == "__main__":
     start_date = sys.argv[1] if len(sys.argv) > 1 else "2020-01-01"

@@ -1,4 +1,4 @@
-"""The ``pardot-sync`` command: ``run``, ``status`` and ``demo`` (DESIGN.md §3.2).
+"""The ``pardot-sync`` command: ``run``, ``status`` and ``demo``.
 
 Exit codes: 0 complete; 2 configuration or credential error (before any data is
 fetched); 75 stopped early at the daily API limit or budget, progress saved; 1 anything
@@ -17,7 +17,7 @@ from typing import Any
 import dlt
 
 from .progress import ProgressLine
-from .runner import RunSummary, default_destination, run_sync
+from .runner import default_destination, report, run_sync
 from .units import Unit, run_units
 
 
@@ -90,14 +90,6 @@ def _status(args: argparse.Namespace) -> int:
     )
     print(json.dumps(status, sort_keys=True, default=str) if args.json else render(status))
     return 0
-
-
-def report(summary: RunSummary) -> int:
-    """Print the failure message (stderr) and the summary line (stdout); return the code."""
-    if summary.message:
-        print(f"pardot-sync: {summary.message}", file=sys.stderr)
-    print(summary.to_json(), flush=True)
-    return summary.exit_code
 
 
 def _parser() -> argparse.ArgumentParser:

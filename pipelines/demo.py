@@ -2,7 +2,7 @@
 
 The emulator serves generated opportunities on a loopback port; the same ``run_sync``
 that ``pardot-sync run`` uses loads them into a local DuckDB file. The emulator's data
-depends only on the seed, so a second demo run finds nothing new: one request.
+depends only on the random seed, so a second demo run finds nothing new: one request.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import duckdb
 
 from sources.pardot_emulator import EmulatorConfig, PardotEmulator, running_server
 
-from .cli import report
-from .runner import duckdb_file, run_sync
+from .runner import duckdb_file, report, run_sync
 
 EXAMPLE_QUERY: Final = """
 select status,

@@ -11,8 +11,7 @@ import sys
 
 import dlt
 
-from pipelines.cli import report
-from pipelines.runner import run_sync
+from pipelines.runner import report, run_sync
 
 if __name__ == "__main__":
     folder = sys.argv[1] if len(sys.argv) > 1 else "pardot_delta"

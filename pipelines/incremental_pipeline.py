@@ -6,8 +6,7 @@ Configure ``[sources.pardot]`` in ``.dlt/config.toml`` and credentials in
 
 import sys
 
-from pipelines.cli import report
-from pipelines.runner import default_destination, run_sync
+from pipelines.runner import default_destination, report, run_sync
 
 if __name__ == "__main__":
     sys.exit(report(run_sync(destination=default_destination("duckdb"))))

@@ -1,14 +1,15 @@
 """Run the Pardot source through a dlt pipeline and sum up how it went.
 
-Thin on purpose (STYLE.md §13): build ``dlt.pipeline``, run ``pardot_source``, turn the
-outcome into an exit code (DESIGN.md §3.2) and a one-line JSON summary for
-orchestrators. No HTTP and no parsing here.
+Thin on purpose: build ``dlt.pipeline``, run ``pardot_source``, turn the outcome into an
+exit code (0 complete, 2 configuration, 75 daily limit, 1 anything else) and a one-line
+JSON summary for orchestrators. No HTTP and no parsing here.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -24,17 +25,15 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from sources.pardot import (
     DEFAULT_CHECKPOINT_EVERY,
-    SyncReport,
-    pardot_source,
-    run_checkpointed,
-)
-from sources.pardot.errors import (
+    TABLES_BY_NAME,
     AuthenticationError,
     ConfigurationError,
     DailyLimitError,
     PardotError,
+    SyncReport,
+    pardot_source,
+    run_checkpointed,
 )
-from sources.pardot.schema import TABLES_BY_NAME
 
 from .delta_links import reconcile_links, stamped_loads
 from .views import create_views
@@ -243,3 +242,11 @@ def root_cause(exc: BaseException) -> BaseException:
             return seen
         seen = seen.__cause__ or seen.__context__
     return exc
+
+
+def report(summary: RunSummary) -> int:
+    """Print the failure message (stderr) and the summary line (stdout); return the code."""
+    if summary.message:
+        print(f"pardot-sync: {summary.message}", file=sys.stderr)
+    print(summary.to_json(), flush=True)
+    return summary.exit_code

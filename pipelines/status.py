@@ -14,8 +14,7 @@ from typing import Any
 
 import dlt
 
-from sources.pardot.idset import decode_ids
-from sources.pardot.schema import TABLES_BY_NAME
+from sources.pardot import TABLES_BY_NAME, SyncState, sync_state
 
 from .runner import LAST_RUN_KEY
 
@@ -42,28 +41,19 @@ def pipeline_status(
             restored_from_destination = bool(pipeline.state.get("sources"))
         except Exception:  # noqa: S110 - nothing loaded yet, or destination unreachable
             pass
-    state = (
-        pipeline.state.get("sources", {})
-        .get("pardot", {})
-        .get("resources", {})
-        .get("opportunities", {})
-    )
-    cursor = state.get("new_opportunities") or {}
-    sweeps = state.get("sweeps") or {}
-    requests = state.get("requests_today") or {}
+    state = sync_state(pipeline)
+    full, recent = state.swept_at("full"), state.swept_at("recent")
+    day, count = state.requests_tally
     return {
         "pipeline": pipeline_name,
         "dataset": dataset_name,
         "destination": pipeline.destination.destination_name if pipeline.destination else None,
         "state_restored_from_destination": restored_from_destination,
-        "cursor": {
-            "last_id": cursor.get("last_id"),
-            "last_created_at": cursor.get("last_created_at"),
-        },
-        "sweeps": {"full": sweeps.get("full"), "recent": sweeps.get("recent")},
-        "unfinished_sweep": state.get("unfinished_sweep"),
-        "known_live_ids": len(decode_ids(state["known_ids"])) if state.get("known_ids") else 0,
-        "requests_today": {"day": requests.get("day"), "count": requests.get("count", 0)},
+        "cursor": {"last_id": state.last_id, "last_created_at": state.last_created_at},
+        "sweeps": {"full": _iso(full), "recent": _iso(recent)},
+        "unfinished_sweep": _unfinished_sweep(state),
+        "known_live_ids": len(state.known_ids),
+        "requests_today": {"day": day, "count": count},
         "last_run": _last_run(pipeline),
         "rows": _row_counts(pipeline),
     }
@@ -107,6 +97,20 @@ def _row_counts(pipeline: dlt.Pipeline) -> dict[str, int | None]:
     except Exception:  # noqa: S110 - e.g. never loaded, or no SQL reader for these files
         pass
     return counts
+
+
+def _unfinished_sweep(state: SyncState) -> dict[str, Any] | None:
+    """The sweep a stopped run left to finish: where it stands, without its id set."""
+    scan = state.unfinished_sweep()
+    if scan is None:
+        return None
+    return {
+        "kind": scan.kind,
+        "created_after": scan.created_after,
+        "ranges": [list(span) for span in scan.ranges],
+        "started": scan.started.isoformat(),
+        "ids_seen": len(scan.seen_before),
+    }
 
 
 def _iso(value: datetime | None) -> str | None:

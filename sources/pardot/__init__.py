@@ -4,7 +4,7 @@ The dlt glue and nothing else: configuration enters through ``pardot_source``'s
 signature (``[sources.pardot]`` in ``.dlt/config.toml``, ``[sources.pardot.credentials]``
 in ``.dlt/secrets.toml``, or ``SOURCES__PARDOT__…`` environment variables), and the one
 resource hands the Arrow tables of ``sync`` to dlt, each marked with its table's hints
-so that one pass over the API fills the five tables of DESIGN.md §3.3.
+so that one pass over the API fills every table (``schema.TABLES``).
 
 With ``checkpoint_every``, one ``pipeline.run`` of the source loads only up to the run's
 next checkpoint and leaves ``report.outcome == "checkpoint"``: running the same source
@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import dlt
 import httpx
@@ -31,25 +31,37 @@ from dlt.extract.resource import DltResource
 
 from .auth import Credentials
 from .client import PardotClient
-from .config import DEFAULT_CHECKPOINT_EVERY, SyncSettings
+from .config import DEFAULT_CHECKPOINT_EVERY, DEFAULTS, SyncSettings
 from .constants import (
     DEFAULT_API_VERSION,
     DEFAULT_BASE_URL,
-    DEFAULT_CONCURRENCY,
     DEFAULT_TOKEN_URL,
-    MAX_PAGE_SIZE,
 )
+from .errors import AuthenticationError, ConfigurationError, DailyLimitError, PardotError
 from .loaded import read_loaded_rows
+from .planner import SyncState
 from .schema import OPPORTUNITIES, TABLES_BY_NAME, UNLINK_MARKER, Table
 from .sync import Checkpoint, Progress, State, SyncReport, SyncRun, sync_opportunities
 
 __all__ = [
     "DEFAULT_CHECKPOINT_EVERY",
+    "SOURCE_NAME",
+    "TABLES_BY_NAME",
+    "AuthenticationError",
+    "ConfigurationError",
+    "DailyLimitError",
     "PardotCredentials",
+    "PardotError",
     "SyncReport",
+    "SyncState",
     "pardot_source",
     "run_checkpointed",
+    "sync_state",
 ]
+"""What the pipelines, orchestrator tasks and users import; pinned by a test."""
+
+SOURCE_NAME: Final = "pardot"
+"""The dlt source's name and config section (``[sources.pardot]``); keys its state."""
 
 logger = logging.getLogger(__name__)
 
@@ -79,25 +91,25 @@ class PardotCredentials(CredentialsConfiguration):
         )
 
 
-@dlt.source(name="pardot", section="pardot")
+@dlt.source(name=SOURCE_NAME, section=SOURCE_NAME)
 def pardot_source(
     business_unit_id: str = dlt.config.value,
     credentials: PardotCredentials = dlt.secrets.value,
     base_url: str = DEFAULT_BASE_URL,
     api_version: int = DEFAULT_API_VERSION,
-    timezone: str = "UTC",
-    start_date: str | date | datetime | None = None,
-    page_size: int = MAX_PAGE_SIZE,
-    max_concurrency: int = DEFAULT_CONCURRENCY,
-    daily_request_budget: int | None = None,
-    fetch_activities_by_read: bool = False,
-    recent_sweep_days: int = 30,
-    recent_sweep_every_minutes: int = 60,
-    full_sweep_every_hours: int = 24,
-    hard_delete: bool = False,
-    reject_bad_rows: bool = False,
+    timezone: str = DEFAULTS.timezone,
+    start_date: str | date | datetime | None = DEFAULTS.start_date,
+    page_size: int = DEFAULTS.page_size,
+    max_concurrency: int = DEFAULTS.max_concurrency,
+    daily_request_budget: int | None = DEFAULTS.daily_request_budget,
+    fetch_activities_by_read: bool = DEFAULTS.fetch_activities_by_read,
+    recent_sweep_days: int = DEFAULTS.recent_sweep_days,
+    recent_sweep_every_minutes: int = DEFAULTS.recent_sweep_every_minutes,
+    full_sweep_every_hours: int = DEFAULTS.full_sweep_every_hours,
+    hard_delete: bool = DEFAULTS.hard_delete,
+    reject_bad_rows: bool = DEFAULTS.reject_bad_rows,
     force_full_sweep: bool = False,
-    checkpoint_every: int = 0,
+    checkpoint_every: int = DEFAULTS.checkpoint_every,
     http: httpx.Client | None = None,
     report: SyncReport | None = None,
     progress: Progress | None = None,
@@ -225,6 +237,17 @@ def run_checkpointed(
             pipeline.run(source, **run_options)
     finally:
         report.abandon()
+
+
+def sync_state(pipeline: dlt.Pipeline) -> SyncState:
+    """The source's state in ``pipeline``, through the type that writes it (to read it).
+
+    Empty on a pipeline that never ran the source. dlt keeps a resource's state under
+    the source's and the resource's names.
+    """
+    sources = pipeline.state.get("sources") or {}
+    resources = (sources.get(SOURCE_NAME) or {}).get("resources") or {}
+    return SyncState(dict(resources.get(OPPORTUNITIES.name) or {}))
 
 
 def _table_hints(spec: Table, *, hard_delete: bool) -> TResourceHints:

@@ -1,4 +1,4 @@
-"""The sync settings of DESIGN.md §3.1, checked before any request is made.
+"""The sync settings a user chooses, checked before any request is made.
 
 Values arrive from dlt's config (TOML, environment) as strings, numbers or TOML dates;
 ``SyncSettings.from_values`` turns them into one typed, validated object, or raises
@@ -9,9 +9,9 @@ business unit and credentials are checked where they are used, by ``PardotClient
 from __future__ import annotations
 
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time
-from typing import Final
+from typing import Any, Final
 
 from .constants import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MAX_PAGE_SIZE
 from .errors import ConfigurationError
@@ -20,81 +20,78 @@ DEFAULT_BATCH_SIZE: Final = 5_000
 """Opportunities gathered before they are typed and handed to dlt as Arrow tables."""
 DEFAULT_CHECKPOINT_EVERY: Final = 500_000
 """The runner's most opportunities between two committed load packages: at most this much
-work is fetched again after a kill. Each package costs about half a second of dlt's fixed
-work and its merge, which nothing hides when the run is bound by CPU: 500,000 is a minute
-of such a run. A run waiting on Pardot commits far more often, for free (``checkpoints``)."""
+work is fetched again after a kill. Each package costs dlt a fixed amount of work and a
+merge, which nothing hides when the run is bound by CPU, so this is rare by default; a
+run waiting on Pardot commits far more often, for free (``checkpoints``)."""
+
+
+def _setting(default: Any, low: int | None = None, high: int | None = None) -> Any:
+    """A setting's default, and for an integer the range it must lie in."""
+    return field(default=default, metadata={} if low is None else {"range": (low, high)})
 
 
 @dataclass(frozen=True)
 class SyncSettings:
-    """What a sync run needs to know besides the client."""
+    """What a sync run needs to know besides the client.
+
+    The one declaration of each setting's default (``pardot_source``'s signature reads
+    them from ``DEFAULTS``) and, for integers, of the range ``from_values`` accepts.
+    """
 
     timezone: str = "UTC"
     start_date: datetime | None = None
     """Aware; the first run fetches opportunities created at or after it."""
-    page_size: int = MAX_PAGE_SIZE
-    max_concurrency: int = DEFAULT_CONCURRENCY
-    daily_request_budget: int | None = None
+    page_size: int = _setting(MAX_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    max_concurrency: int = _setting(DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY)
+    daily_request_budget: int | None = _setting(None, 1, 10_000_000)
+    """Requests a day across runs; None for no budget of our own."""
     fetch_activities_by_read: bool = False
-    batch_size: int = DEFAULT_BATCH_SIZE
-    recent_sweep_days: int = 30
-    recent_sweep_every_minutes: int = 60
+    batch_size: int = _setting(DEFAULT_BATCH_SIZE, 1, 1_000_000)
+    recent_sweep_days: int = _setting(30, 0, 3650)
+    recent_sweep_every_minutes: int = _setting(60, -1, 10**7)
     """Minutes between recent-window sweeps; 0 = every run, -1 = never."""
-    full_sweep_every_hours: int = 24
+    full_sweep_every_hours: int = _setting(24, -1, 10**6)
     """Hours between full sweeps; 0 = every run, -1 = only when asked (``--full-sweep``)."""
     hard_delete: bool = False
     """Delete the rows of deleted opportunities instead of marking them."""
     reject_bad_rows: bool = False
     """Set aside opportunities with untypable values instead of stopping the run."""
-    checkpoint_every: int = 0
+    checkpoint_every: int = _setting(0, 0, 10**9)
     """Opportunities handed out before the run pauses at a checkpoint, so that dlt loads
     them and commits the state; 0 = no checkpoint, one load package per run."""
 
     @classmethod
-    def from_values(
-        cls,
-        *,
-        timezone: str = "UTC",
-        start_date: str | date | datetime | None = None,
-        page_size: int | str = MAX_PAGE_SIZE,
-        max_concurrency: int | str = DEFAULT_CONCURRENCY,
-        daily_request_budget: int | str | None = None,
-        fetch_activities_by_read: bool = False,
-        batch_size: int | str = DEFAULT_BATCH_SIZE,
-        recent_sweep_days: int | str = 30,
-        recent_sweep_every_minutes: int | str = 60,
-        full_sweep_every_hours: int | str = 24,
-        hard_delete: bool = False,
-        reject_bad_rows: bool = False,
-        checkpoint_every: int | str = 0,
-    ) -> SyncSettings:
-        """Validate raw config values.
+    def from_values(cls, **values: Any) -> SyncSettings:
+        """Validate raw config values (strings, numbers, TOML dates); absent ones default.
 
         Raises:
-            ConfigurationError: a value is missing or malformed; the message names the key.
+            ConfigurationError: a value is malformed or out of range; the message names
+                the key.
+            TypeError: a key that is not a setting (a bug in the caller, not the config).
         """
-        zone = _timezone(timezone)
-        return cls(
-            timezone=zone.key,
-            start_date=_start_date(start_date, zone),
-            page_size=_integer("page_size", page_size, 1, MAX_PAGE_SIZE),
-            max_concurrency=_integer("max_concurrency", max_concurrency, 1, MAX_CONCURRENCY),
-            daily_request_budget=None
-            if daily_request_budget in (None, "")
-            else _integer("daily_request_budget", daily_request_budget, 1, 10_000_000),
-            fetch_activities_by_read=bool(fetch_activities_by_read),
-            batch_size=_integer("batch_size", batch_size, 1, 1_000_000),
-            recent_sweep_days=_integer("recent_sweep_days", recent_sweep_days, 0, 3650),
-            recent_sweep_every_minutes=_integer(
-                "recent_sweep_every_minutes", recent_sweep_every_minutes, -1, 10**7
-            ),
-            full_sweep_every_hours=_integer(
-                "full_sweep_every_hours", full_sweep_every_hours, -1, 10**6
-            ),
-            hard_delete=bool(hard_delete),
-            reject_bad_rows=bool(reject_bad_rows),
-            checkpoint_every=_integer("checkpoint_every", checkpoint_every, 0, 10**9),
-        )
+        declared = {spec.name: spec for spec in fields(cls)}
+        unknown = sorted(set(values) - set(declared))
+        if unknown:
+            raise TypeError(f"not sync settings: {', '.join(unknown)}")
+        zone = _timezone(values.get("timezone", cls.timezone))
+        checked: dict[str, Any] = {
+            "timezone": zone.key,
+            "start_date": _start_date(values.get("start_date"), zone),
+        }
+        for name, spec in declared.items():
+            if name in checked:
+                continue
+            value = values.get(name, spec.default)
+            if "range" in spec.metadata:
+                optional = spec.default is None and value in (None, "")
+                checked[name] = None if optional else _integer(name, value, *spec.metadata["range"])
+            else:
+                checked[name] = bool(value)
+        return cls(**checked)
+
+
+DEFAULTS: Final = SyncSettings()
+"""Every setting at its default: the values ``pardot_source`` declares to dlt."""
 
 
 def _timezone(name: str) -> zoneinfo.ZoneInfo:

@@ -16,7 +16,7 @@ TOKEN_PATH: Final = "/services/oauth2/token"
 API_VERSIONS: Final = (3, 4)
 DEFAULT_API_VERSION: Final = 3
 OPERATIONS: Final = ("query", "read", "create", "update", "delete", "undelete")
-"""The six operations of the seed, as they appear after ``/do/`` in the URL."""
+"""The six operations of the Opportunity API, as they appear after ``/do/`` in the URL."""
 
 OPPORTUNITY_PATH: Final = "/api/opportunity/version/{version}/do/{operation}"
 """Path of an operation; a record id is appended as ``/id/{id}``."""
@@ -63,7 +63,7 @@ VISITOR_ACTIVITY_OPTIONAL_ID_FIELDS: Final = (
 )
 """Visitor-activity fields that Pardot sends only when they apply."""
 
-# Table names of the public contract (DESIGN.md §3.3).
+# Table names of the public contract: users query them, so they never change.
 OPPORTUNITIES_TABLE: Final = "opportunities"
 CAMPAIGNS_TABLE: Final = "campaigns"
 PROSPECTS_TABLE: Final = "prospects"

@@ -138,6 +138,12 @@ class SyncState:
         self.state.pop("unfinished_sweep", None)
         self.mark_swept(scan.kind, scan.started)
 
+    @property
+    def requests_tally(self) -> tuple[str | None, int]:
+        """The last day (the API user's local date) with requests recorded, and its count."""
+        used = self.state.get("requests_today") or {}
+        return used.get("day"), int(used.get("count", 0))
+
     def requests_today(self, today: str) -> int:
         """API requests made by earlier runs on ``today`` (the API user's local date)."""
         used = self.state.get("requests_today") or {}

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from .config import FaultConfig
 from .errors import ApiError
-from .routing import ParsedRequest
-from .wsgi import CONTROL_PREFIX, JSON_TYPE, Response
+from .responses import JSON_TYPE, Response
+from .routing import CONTROL_PREFIX, ParsedRequest
 
 if TYPE_CHECKING:
     from .emulator import PardotEmulator

@@ -10,6 +10,8 @@ clearing the override. With no override set, rendering is byte for byte unchange
 import re
 import threading
 
+from .xmltext import escape
+
 
 class FieldOverrides:
     """Per-opportunity raw texts for top-level fields; thread-safe."""
@@ -51,8 +53,6 @@ class FieldOverrides:
         the first element of a name is the opportunity's own. A field the rendering
         lacks (e.g. no ``<closed_at/>``) is inserted after ``<id>``.
         """
-        from .render import escape  # render imports views, which imports this module
-
         for field, value in self.get(opportunity_id).items():
             element = f"<{field}>{escape(value)}</{field}>" if value else f"<{field}/>"
             pattern = re.compile(rf"<{field}>[^<]*</{field}>|<{field}/>")

@@ -11,21 +11,7 @@ import json
 from typing import Any
 
 from .views import Node
-
-XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
-
-
-def escape(text: str) -> str:
-    """Escape text for element content and double-quoted attributes."""
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    if '"' in text:
-        text = text.replace('"', "&quot;")
-    return text
+from .xmltext import XML_DECLARATION, escape
 
 
 def _xml(node: Node, out: list[str]) -> None:

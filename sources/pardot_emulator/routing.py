@@ -11,6 +11,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 API_PREFIX = "/api/opportunity"
+CONTROL_PREFIX = "/_emulator/"
+"""The control interface's paths (ground truth, request log, faults, actions)."""
 MAX_BODY = 10 * 1024 * 1024
 
 

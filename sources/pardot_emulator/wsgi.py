@@ -10,43 +10,28 @@ import socket
 import struct
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from .auth import token_response
+from .control import handle_control
 from .errors import ApiError
 from .faults import FaultDecision
 from .render import json_error, xml_error
 from .requestlog import RequestRecord, redact
-from .routing import API_PREFIX, ParsedRequest, instance_url, parse_request
+from .responses import HTML_TYPE, JSON_TYPE, XML_TYPE, Response
+from .routing import API_PREFIX, CONTROL_PREFIX, ParsedRequest, instance_url, parse_request
 
 if TYPE_CHECKING:
     from .emulator import PardotEmulator
 
 TOKEN_PATH = "/services/oauth2/token"  # noqa: S105 (a path)
-CONTROL_PREFIX = "/_emulator/"
 SOCKET_KEY = "pardot_emulator.socket"
-XML_TYPE = "text/xml; charset=utf-8"
-JSON_TYPE = "application/json; charset=utf-8"
-HTML_TYPE = "text/html; charset=utf-8"
-
 StartResponse = Callable[..., Any]
 
 
 class ConnectionDropped(ConnectionResetError):
     """Raised by the app to drop the connection without answering."""
-
-
-@dataclass
-class Response:
-    """Status, body and headers of one answer, plus what the log should say."""
-
-    status: int
-    body: bytes
-    content_type: str = XML_TYPE
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    error_code: int | None = None
 
 
 def send(response: Response, start_response: StartResponse) -> Iterable[bytes]:
@@ -63,8 +48,6 @@ def send(response: Response, start_response: StartResponse) -> Iterable[bytes]:
 
 def dispatch(emu: "PardotEmulator", environ: dict[str, Any], sr: StartResponse) -> Iterable[bytes]:
     """The WSGI entry point: route by path."""
-    from .control import handle_control  # control imports the emulator type
-
     path = str(environ.get("PATH_INFO", ""))
     if path.startswith(CONTROL_PREFIX):
         return send(handle_control(emu, parse_request(environ, api=False, form=False)), sr)

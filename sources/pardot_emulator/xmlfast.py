@@ -7,8 +7,8 @@ cached. It must produce byte for byte what :func:`render.xml_ok` makes of the
 """
 
 from .models import Opportunity, VisitorActivity
-from .render import XML_DECLARATION, escape
 from .views import Views
+from .xmltext import XML_DECLARATION, escape
 
 
 def _text(tag: str, value: str) -> str:

@@ -1,4 +1,4 @@
-"""The public contract of the source (DESIGN.md §3.1, §3.3), checked without a network.
+"""The public contract of the source (settings, tables, keys), checked without a network.
 
 The emulator is mounted in-process through ``httpx.WSGITransport``; dlt only extracts
 and normalizes, so what is checked is the schema dlt derives from our hints: table

@@ -38,7 +38,7 @@ NEW_OPPORTUNITIES = 120
 
 @dataclass(frozen=True)
 class Scenario:
-    """Fault switches (the seed is set per case), and how the account answers 184."""
+    """Fault switches (the random seed is set per case), and how the account answers 184."""
 
     faults: dict[str, Any]
     token_error_status: int = 401
