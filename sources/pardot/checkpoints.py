@@ -3,21 +3,19 @@
 A run checkpoints for two reasons:
 
 * **Durability.** After ``checkpoint_every`` opportunities, always: a kill then loses at
-  most that much work. When the run is bound by CPU, each package costs it about half a
-  second of dlt's fixed work and more for the merge, so by default this is rare.
+  most that much work. When the run is bound by CPU, each package costs it dlt's fixed
+  work per package and a merge, so by default this is rare.
 * **For free.** When the machine is mostly idle, waiting for Pardot's answers (against
   the real API it usually is), a load hides behind the requests in flight: the fetch
   threads keep going while dlt loads, as long as the pages they may fetch ahead hold
   what arrives during the pause. Then the run checkpoints early and often, so that by
   the last answer only a small package is left to load, and a kill loses little.
 
-Measured at 200 ms a request, 38,727 opportunities: with one request in flight (a tenth
-of a core busy), early checkpoints shorten the run's tail from 1.5 to 0.7 s. With five
-(about 0.7 of the two cores busy), they cost the fetching 0.5 to 0.9 s each, until the
-fetch threads could hold more pages during the pause (``fetch.AHEAD_WHILE_PAUSED``):
-they had stalled, their queue full. Now they do not, and the tail at five falls from
-1.6 to 2.0 s to about 0.8 s. A run bound by CPU has no idle core to hide a load behind:
-there, the rule on CPU time keeps it to the ``every`` checkpoints.
+Early checkpoints shorten the run's tail (the load left after the last answer). They are
+free only if the fetch threads do not stall during the pause, so the caller widens how
+far they may fetch ahead while it is paused (``fetch.AHEAD_WHILE_PAUSED``). A run bound
+by CPU has no idle core to hide a load behind: there, the rule on CPU time keeps it to
+the ``every`` checkpoints.
 
 Early checkpoints are spaced so that loading takes at most ``LOAD_SHARE`` of the time
 (judged by the last pause), and so that each commits at least ``GROWTH`` of what the
@@ -44,8 +42,8 @@ LOAD_SHARE: Final = 0.25
 """Early checkpoints keep loading to about this share of the run's time."""
 IDLE_CPU_SHARE: Final = 0.5
 """A run that used at most this share of the machine's cores since the last checkpoint
-is waiting on Pardot: a load now takes little from it. Five requests in flight at
-200 ms use about a third of two cores; a run bound by CPU, two thirds or more."""
+is waiting on Pardot: a load now takes little from it. Requests in flight against the
+real API keep well under this; a run bound by CPU is well over it."""
 FIRST_PAUSE: Final = 0.5
 """Seconds a checkpoint is assumed to take before one has been measured."""
 

@@ -43,7 +43,7 @@ from lxml import etree
 from .client import PardotClient
 from .errors import PardotError
 from .flatten import FlatPage
-from .ranges import Cut, IdRange, RangeQueue
+from .ranges import IdRange, PageFacts, RangeQueue, is_last_page
 
 Flatten = Callable[[etree._Element], FlatPage | None]
 
@@ -57,9 +57,8 @@ AHEAD_PER_WORKER: Final = 4
 the caller works on a batch, few enough that a stopped run wastes only a handful."""
 AHEAD_WHILE_PAUSED: Final = 12
 """Pages each worker may fetch ahead while the caller is paused for a load that should
-hide behind the requests in flight: at 200 ms a request, about 2.5 s of answers. With
-only 4, five workers stalled in each such pause, and it cost them 0.5 to 0.9 s of
-fetching (measured at 200 ms a request, 38,727 opportunities)."""
+hide behind the requests in flight: at 200 ms a request, a few seconds of answers. With
+too few, the workers stall in each pause and the checkpoint is no longer free."""
 
 
 def most_requests_ahead(workers: int) -> int:
@@ -89,9 +88,11 @@ class Lookahead:
         return (AHEAD_WHILE_PAUSED + 1) * self.workers
 
     def widen(self) -> None:
+        """The caller pauses for a load: let the workers fetch further ahead."""
         self._set_limit(AHEAD_WHILE_PAUSED * self.workers)
 
     def narrow(self) -> None:
+        """The caller goes on: back to the usual few pages ahead."""
         self._set_limit(AHEAD_PER_WORKER * self.workers)
 
     def _set_limit(self, limit: int) -> None:
@@ -99,8 +100,8 @@ class Lookahead:
             self._limit = limit
             self._changed.notify_all()
 
-    def _enter(self, stop: threading.Event) -> bool:
-        """Wait for room for one more page; False once the scan stops."""
+    def hold(self, stop: threading.Event) -> bool:
+        """A worker waits for room for one more page; False once the scan stops."""
         with self._changed:
             self._changed.wait_for(lambda: self._held < self._limit or stop.is_set())
             if stop.is_set():
@@ -108,12 +109,13 @@ class Lookahead:
             self._held += 1
             return True
 
-    def _leave(self) -> None:
+    def release(self) -> None:
+        """The caller took a page: room for one more."""
         with self._changed:
             self._held -= 1
             self._changed.notify()
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
         """Let workers waiting for room see that the scan stopped."""
         with self._changed:
             self._changed.notify_all()
@@ -134,15 +136,32 @@ class Fetched:
     """The page flattened off the requests' path, if asked and if it could be."""
 
 
-def _page_facts(result: etree._Element) -> tuple[int, int | None, int | None]:
-    """(elements, last id, total_results) of a page, cheaply and without typing rows."""
-    elements = result.findall("opportunity")
-    total = result.findtext("total_results")
-    last = _id_of(elements[-1]) if elements else None
-    try:
-        return len(elements), last, int(total) if total is not None else None
-    except ValueError:
-        raise PardotError(f"page with a non-integer total_results ({total!r})") from None
+class _TreePage:
+    """A query's ``<result>`` as ``ranges.RangeQueue`` reads it: cheaply, rows untyped."""
+
+    def __init__(self, result: etree._Element) -> None:
+        self.result = result
+
+    def facts(self) -> PageFacts:
+        elements = self.result.findall("opportunity")
+        total = self.result.findtext("total_results")
+        first = _id_of(elements[0]) if elements else None
+        last = _id_of(elements[-1]) if elements else None
+        try:
+            return PageFacts(len(elements), first, last, int(total) if total is not None else None)
+        except ValueError:
+            raise PardotError(f"page with a non-integer total_results ({total!r})") from None
+
+    def trim(self, hi: int) -> bool:
+        """Drop the opportunities from id ``hi`` on (their range was cut after the page
+        was asked for: they belong to the range above); whether any were."""
+        trimmed = False
+        for opportunity in reversed(self.result.findall("opportunity")):
+            if _id_of(opportunity) < hi:
+                break
+            self.result.remove(opportunity)
+            trimmed = True
+        return trimmed
 
 
 def _id_of(opportunity: etree._Element) -> int:
@@ -151,14 +170,6 @@ def _id_of(opportunity: etree._Element) -> int:
         return int(found or "")
     except ValueError:
         raise PardotError(f"page with a non-integer id ({found!r})") from None
-
-
-def _is_last_page(count: int, total: int | None, page_size: int) -> bool:
-    if count < page_size:
-        return True
-    # total_results counts the rows matching this query, this page included: when the
-    # page holds them all, asking again would only return an empty page.
-    return total is not None and total <= count
 
 
 def _query(client: PardotClient, params: dict[str, str | int], span: IdRange) -> etree._Element:
@@ -173,70 +184,66 @@ def _query(client: PardotClient, params: dict[str, str | int], span: IdRange) ->
 def fetch_pages(
     client: PardotClient,
     params: dict[str, str | int],
-    ranges: list[IdRange],
+    work: RangeQueue,
     *,
-    page_size: int,
     workers: int,
     flatten: Flatten | None = None,
     lookahead: Lookahead | None = None,
 ) -> Generator[Fetched, None, None]:
-    """Page through ``ranges``; yield every page, labelled with its range.
+    """Page through the ranges of ``work``; yield every page, labelled with its range.
 
-    A single range whose first page is not the last is replaced in ``ranges`` (in
-    place) by what is left of it after that page, split when that is worth it, before
-    that first page comes back labelled 0 (range 0 then starts where it ended). The
-    caller tracks progress per range.
+    A single range whose first page is not the last is replaced in ``work`` by what is
+    left of it after that page, split when that is worth it, before that first page
+    comes back labelled 0 (range 0 then starts where it ended).
 
     Args:
         client: the Pardot client (thread-safe; it enforces the concurrency limit).
         params: query parameters shared by every request (sort, output, filters).
-        ranges: id ranges still to read; a single unbounded range may be split.
-        page_size: rows per request.
+        work: the scan's id ranges; the caller notes there what it took.
         workers: requests in flight at most.
         flatten: applied to each page in a pool thread, off the requests' path.
         lookahead: how far the workers may fetch ahead; the caller's, to widen it.
     """
-    top = None
-    if len(ranges) == 1 and workers > 1:
-        lo = ranges[0].lo
-        first = _query(client, params, ranges[0])
-        count, last_id, total = _page_facts(first)
-        finished = _is_last_page(count, total, page_size)
-        if not finished and last_id is not None:
-            rest = IdRange(last_id, ranges[0].hi)
-            pages = None if total is None else -(-(total - count) // page_size)
+    spans = work.spans
+    if len(spans) == 1 and workers > 1:
+        span = spans[0]
+        first = _query(client, params, span)
+        facts = _TreePage(first).facts()
+        finished = is_last_page(facts, work.page_size)
+        if not finished and facts.last_id is not None:
+            rest = IdRange(facts.last_id, span.hi)
+            total = facts.total
+            pages = None if total is None else -(-(total - facts.rows) // work.page_size)
             if pages is not None and pages < 2 * workers:
-                ranges[:] = [rest]  # not worth a split
+                work.replace([rest], top=None)  # not worth a split
             else:
                 top = (
                     _highest_id(client, params, rest)  # no total_results: ask
                     if total is None
-                    else _estimated_top(first, last_id, total, count)
+                    else _estimated_top(facts, total)
                 )
-                ranges[:] = _split(rest, top, pages, workers) or [rest]
-        page = Fetched(0, lo, first, last_id, finished)
+                work.replace(_split(rest, top, pages, workers) or [rest], top=top)
+        page = Fetched(0, span.lo, first, facts.last_id, finished)
         yield _flattened(page, flatten) if flatten else page
         if finished:
             return
-    work = RangeQueue(ranges, page_size=page_size, top=top)
     ahead = lookahead or Lookahead(workers)
-    yield from _concurrent(client, params, ranges, work, workers, flatten, ahead)
+    yield from _concurrent(client, params, work, workers, flatten, ahead)
 
 
-def _estimated_top(first: etree._Element, last_id: int, total: int, count: int) -> int:
+def _estimated_top(first: PageFacts, total: int) -> int:
     """The largest id, were the rows after the first page as dense as it: the ranges
     cut from it need not be right, only a start (``ranges.RangeQueue`` rebalances)."""
-    first_id = _id_of(next(first.iterchildren("opportunity")))
-    spread = (last_id - first_id) / max(count - 1, 1)
-    return last_id + int((total - count) * max(spread, 1.0))
+    assert first.first_id is not None and first.last_id is not None
+    spread = (first.last_id - first.first_id) / max(first.rows - 1, 1)
+    return first.last_id + int((total - first.rows) * max(spread, 1.0))
 
 
 def _highest_id(client: PardotClient, params: dict[str, str | int], span: IdRange) -> int | None:
     """The largest id in ``span`` (one request: sorted descending, one row)."""
     probe = dict(params, sort_order="descending", limit=1, output="bulk")
     probe.pop("id_greater_than", None)
-    _, highest, _ = _page_facts(_query(client, probe, span))
-    return highest
+    return _TreePage(_query(client, probe, span)).facts().last_id
 
 
 def _split(
@@ -263,32 +270,11 @@ def _read_range(
     for _ in range(MAX_PAGES):
         asked = work.asking(index)
         result = _query(client, params, asked)
-        with work.lock:
-            hi = work.spans[index].hi
-            trimmed = hi != asked.hi and hi is not None and _trim(result, hi)
-            count, last_id, total = _page_facts(result)
-            finished = trimmed or _is_last_page(count, total, work.page_size)
-            first = result.find("opportunity")
-            ids = None if first is None or last_id is None else (_id_of(first), last_id)
-            work.advanced(index, asked, ids, count, total)
-            if finished:
-                work.finished(index)
+        finished, last_id = work.record(index, asked, _TreePage(result))
         yield Fetched(index, asked.lo, result, last_id, finished)
         if finished:
             return
     raise PardotError(f"stopped after {MAX_PAGES} pages: the id cursor never reached the end")
-
-
-def _trim(result: etree._Element, hi: int) -> bool:
-    """Drop the page's opportunities from id ``hi`` on (its range was cut after it was
-    asked for: they belong to the range above); whether any were."""
-    trimmed = False
-    for opportunity in reversed(result.findall("opportunity")):
-        if _id_of(opportunity) < hi:
-            break
-        result.remove(opportunity)
-        trimmed = True
-    return trimmed
 
 
 def _flattened(page: Fetched, flatten: Flatten) -> Fetched:
@@ -311,7 +297,6 @@ def _total_only(result: etree._Element) -> etree._Element:
 def _concurrent(
     client: PardotClient,
     params: dict[str, str | int],
-    ranges: list[IdRange],
     work: RangeQueue,
     workers: int,
     flatten: Flatten | None,
@@ -321,10 +306,9 @@ def _concurrent(
 
     A worker puts each page, or the future of its flattening, on one queue in the order
     it fetched them, so the pages of a range come back in order. ``ahead`` bounds how
-    many pages wait there. A cut of a range comes through the same queue, ahead of the
-    pages it affects, and is applied to ``ranges`` here, in the caller's thread.
+    many pages wait there.
     """
-    done: queue.SimpleQueue[Fetched | Future[Fetched] | Cut | BaseException | None]
+    done: queue.SimpleQueue[Fetched | Future[Fetched] | BaseException | None]
     done = queue.SimpleQueue()
     stop = threading.Event()
     preparing = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="pardot-flatten")
@@ -332,11 +316,11 @@ def _concurrent(
     def work_on() -> None:
         try:
             while not stop.is_set():
-                index = work.take(announce=done.put)
+                index = work.take()
                 if index is None:
                     return
                 for page in _read_range(client, params, work, index):
-                    if not ahead._enter(stop):
+                    if not ahead.hold(stop):
                         return
                     done.put(preparing.submit(_flattened, page, flatten) if flatten else page)
                     if stop.is_set():  # before asking for the next page
@@ -360,16 +344,13 @@ def _concurrent(
                 running -= 1
             elif isinstance(item, BaseException):
                 raise item
-            elif isinstance(item, Cut):
-                ranges.append(IdRange(item.at, ranges[item.index].hi))
-                ranges[item.index] = IdRange(ranges[item.index].lo, item.at + 1)
             else:
-                ahead._leave()
+                ahead.release()
                 yield item.result() if isinstance(item, Future) else item
     finally:
         stop.set()
         work.close()
-        ahead._wake()
+        ahead.wake()
         for thread in threads:
             thread.join()
         preparing.shutdown(wait=True, cancel_futures=True)

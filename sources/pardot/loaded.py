@@ -2,7 +2,7 @@
 
 A completed full sweep marks the opportunities Pardot no longer returns ``is_deleted``
 and keeps their other columns as last loaded, so it needs those rows back
-(``sync.ReadLoaded``). SQL destinations answer a query through dlt's SQL client.
+(``deletes.ReadLoaded``). SQL destinations answer a query through dlt's SQL client.
 
 The filesystem destination's SQL client is DuckDB over the files, which reads a Delta
 table with DuckDB's ``delta`` extension: DuckDB downloads it on first use, so a machine

@@ -1,6 +1,6 @@
 """What a run reads: new opportunities only, a recent-window sweep, or a full sweep.
 
-Pardot's v3/v4 query cannot filter on ``updated_at`` (pardot-api-notes §5.2), so the only
+Pardot's v3/v4 opportunity query cannot filter on ``updated_at``, so the only
 way to see changes is to read opportunities again. Each run makes exactly one keyset
 scan by id ascending:
 

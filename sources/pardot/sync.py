@@ -33,7 +33,6 @@ from collections.abc import Callable, Generator, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import pairwise
 from typing import Any, Final
 
 import pyarrow as pa
@@ -43,23 +42,19 @@ from lxml import etree
 from .checkpoints import CheckpointClock
 from .client import PardotClient
 from .config import SyncSettings
+from .deletes import ReadLoaded, hard_deletes, marked_deleted
 from .errors import DailyLimitError, DataError, NotFoundError, PardotError
 from .fetch import Fetched, Lookahead, fetch_pages
 from .flatten import flatten_page
-from .parsing import OpportunityBatch, PageInfo
+from .parsing import OpportunityBatch
 from .planner import Scan, SyncState, local_day, plan_scan
-from .ranges import IdRange
-from .schema import OPPORTUNITIES, OPPORTUNITY_PROSPECTS, UNLINK_MARKER, UTC_TIMESTAMP
+from .ranges import RangeQueue
+from .schema import OPPORTUNITIES, UNLINK_MARKER
 
 logger = logging.getLogger(__name__)
 
-DELETE_CHUNK: Final = 1_000
-"""Deleted opportunities read back from the warehouse per query."""
-
 Progress = Callable[["SyncReport"], None]
 State = MutableMapping[str, Any]
-ReadLoaded = Callable[[list[int]], pa.Table | None]
-"""Reads the loaded ``opportunities`` rows with the given ids from the warehouse."""
 
 
 class Checkpoint:
@@ -126,30 +121,15 @@ class _Run:
     """Live ids known when the run began (``SyncState.known_ids``)."""
     lookahead: Lookahead
     checkpoints: CheckpointClock
-    ranges: list[IdRange] = field(default_factory=list)
-    """The scan's id ranges; ``fetch_pages`` may split the first one."""
+    ranges: RangeQueue
+    """The scan's id ranges: what was read, handed out, and is left."""
     loaded: array[int] = field(default_factory=lambda: array("q"))
     """Ids of the opportunities handed out by this run."""
     pending: list[int] = field(default_factory=list)
-    pending_pages: list[tuple[int, int | None, bool]] = field(default_factory=list)
-    """(range, last id, range finished) of the pages gathered since the last flush."""
+    """Ids gathered since the last flush."""
     pending_top: tuple[int, str | None] | None = None
     top: tuple[int, str | None] | None = None
     """Largest id handed out by this run, with its ``created_at``: the next cursor."""
-    frontier: dict[int, int | None] = field(default_factory=dict)
-    """Per range, the last id handed out: where an interrupted scan resumes."""
-    finished: set[int] = field(default_factory=set)
-    flushed_any: bool = False
-
-    def remaining(self) -> list[tuple[int | None, int | None]]:
-        """The id ranges this scan has not handed out yet."""
-        if not self.flushed_any:
-            return list(self.scan.ranges)
-        return [
-            (self.frontier.get(index, span.lo), span.hi)
-            for index, span in enumerate(self.ranges)
-            if index not in self.finished
-        ]
 
 
 def sync_opportunities(
@@ -191,8 +171,8 @@ def sync_opportunities(
         today=today, requests_before=used, known_before=sync_state.known_ids,
         lookahead=lookahead,
         checkpoints=CheckpointClock(settings.checkpoint_every, lookahead.most_while_paused),
+        ranges=RangeQueue(scan.ranges, page_size=settings.page_size),
     )  # fmt: skip
-    run.ranges = [IdRange(lo, hi) for lo, hi in scan.ranges]
     report.scan = scan.kind
     logger.info("scan %s (created_after=%s, ranges=%s)", scan.kind, scan.created_after, scan.ranges)
     try:
@@ -200,7 +180,6 @@ def sync_opportunities(
             client,
             _query_params(settings, scan),
             run.ranges,
-            page_size=settings.page_size,
             workers=settings.max_concurrency,
             flatten=flatten_page,
             lookahead=lookahead,
@@ -285,7 +264,7 @@ def _save_progress(run: _Run, *, complete: bool) -> None:
         run.state.known_ids = pa.concat_arrays([run.known_before, loaded])
     if not complete:
         seen = pa.concat_arrays([scan.seen_before, loaded]) if scan.kind == "full" else loaded[:0]
-        run.state.save_unfinished_sweep(scan, run.remaining(), seen)
+        run.state.save_unfinished_sweep(scan, run.ranges.remaining(), seen)
 
 
 def _query_params(settings: SyncSettings, scan: Scan) -> dict[str, str | int]:
@@ -303,12 +282,11 @@ def _query_params(settings: SyncSettings, scan: Scan) -> dict[str, str | int]:
 def _gather(run: _Run, fetched: Fetched) -> None:
     """Add one fetched page to the batch (in this thread) and note its progress."""
     info = run.batch.add_result(fetched.result, fetched.flat)
-    _check_order(info, fetched.after)
+    run.ranges.gathered(fetched.range_index, fetched.after, info.ids, fetched.finished)
     settings = run.settings
     if settings.fetch_activities_by_read and info.ids and not info.carries_activities:
         _read_activities(run, info.ids)
     run.pending.extend(info.ids)
-    run.pending_pages.append((fetched.range_index, fetched.last_id, fetched.finished))
     if info.last_id is not None and (run.pending_top is None or info.last_id > run.pending_top[0]):
         run.pending_top = (info.last_id, info.last_created_at)
     report = run.report
@@ -328,27 +306,19 @@ def _salvage(run: _Run) -> Iterator[tuple[str, pa.Table]]:
 
 
 def _flush(run: _Run) -> Iterator[tuple[str, pa.Table]]:
-    if not len(run.batch) and not run.pending_pages:
+    if not len(run.batch) and not run.pending:
         return
     for name, table in run.batch.build().items():
         _count_rows(run.report, name, table)
         yield name, table
     run.loaded.extend(run.pending)
     run.pending.clear()
-    for index, last_id, finished in run.pending_pages:
-        if last_id is not None:
-            run.frontier[index] = last_id
-        if finished:
-            run.finished.add(index)
-    run.pending_pages.clear()
-    run.flushed_any = True
+    run.ranges.handed_out()
     if run.pending_top is not None and (run.top is None or run.pending_top[0] > run.top[0]):
         run.top = run.pending_top
     run.pending_top = None
-    if len(run.ranges) == 1 and run.top is not None:
-        # One range arrives in id order: the cursor may follow every batch. Ranges read
-        # side by side arrive out of order: the cursor moves when the scan completes.
-        run.state.advance(*run.top)
+    if run.ranges.in_id_order and run.top is not None:
+        run.state.advance(*run.top)  # else the cursor moves when the scan completes
 
 
 def _count_rows(report: SyncReport, name: str, table: pa.Table) -> None:
@@ -371,71 +341,13 @@ def _deletes(
         return
     logger.info("%d opportunities were deleted in Pardot since the last full sweep", len(gone))
     if run.settings.hard_delete:
-        yield OPPORTUNITIES.name, _hard_deletes(gone)
-        yield OPPORTUNITY_PROSPECTS.name, _unlink_all(gone)
+        yield from hard_deletes(gone)
         return
     if read_loaded is None:
         raise PardotError("cannot mark deleted opportunities: no way to read the warehouse")
-    for start in range(0, len(gone), DELETE_CHUNK):
-        rows = read_loaded(gone[start : start + DELETE_CHUNK])
-        if rows is not None and rows.num_rows:
-            marked = _marked_deleted(rows, scan.started)
-            _count_rows(run.report, OPPORTUNITIES.name, marked)
-            yield OPPORTUNITIES.name, marked
-
-
-def _marked_deleted(rows: pa.Table, seen_deleted: datetime) -> pa.Table:
-    """The loaded rows with ``is_deleted`` true and ``deleted_at`` set; nothing else changes."""
-    rows = rows.select([name for name in rows.column_names if not name.startswith("_dlt")])
-    marks = {
-        "is_deleted": pa.array([True] * rows.num_rows, pa.bool_()),
-        "deleted_at": pa.array([seen_deleted] * rows.num_rows, UTC_TIMESTAMP),
-    }
-    for name, values in marks.items():
-        if name in rows.column_names:
-            rows = rows.drop_columns(name)
-        rows = rows.append_column(name, values)
-    # Declared columns get their declared types back (a warehouse may return others).
-    declared = OPPORTUNITIES.arrow_schema
-    return rows.cast(
-        pa.schema(
-            declared.field(name) if OPPORTUNITIES.column(name) else rows.schema.field(name)
-            for name in rows.column_names
-        )
-    )
-
-
-def _hard_deletes(ids: list[int]) -> pa.Table:
-    """Rows whose true ``is_deleted`` (the hard-delete column then) removes them."""
-    return pa.table(
-        {"id": pa.array(ids, pa.int64()), "is_deleted": pa.array([True] * len(ids))},
-        schema=pa.schema(
-            [OPPORTUNITIES.arrow_schema.field("id"), OPPORTUNITIES.arrow_schema.field("is_deleted")]
-        ),
-    )
-
-
-def _unlink_all(ids: list[int]) -> pa.Table:
-    """One unlink marker per opportunity: the merge deletes all of its link rows."""
-    return pa.Table.from_pydict(
-        {
-            "opportunity_id": ids,
-            "prospect_id": [0] * len(ids),
-            UNLINK_MARKER: [True] * len(ids),
-        },
-        schema=OPPORTUNITY_PROSPECTS.arrow_schema,
-    )
-
-
-def _check_order(info: PageInfo, after: int | None) -> None:
-    """Keyset paging is only exact if every page is sorted by id, past its cursor."""
-    ids = info.ids
-    low = -1 if after is None else after
-    if ids and (ids[0] <= low or any(a >= b for a, b in pairwise(ids))):
-        raise PardotError(
-            "Pardot returned a page not sorted by id ascending after the cursor "
-            f"(id_greater_than={after}, first ids {ids[:3]}); refusing to page on it"
-        )
+    for marked in marked_deleted(gone, read_loaded, scan.started):
+        _count_rows(run.report, OPPORTUNITIES.name, marked)
+        yield OPPORTUNITIES.name, marked
 
 
 def _read_activities(run: _Run, ids: list[int]) -> None:

@@ -19,7 +19,7 @@ from sources.pardot.auth import Credentials
 from sources.pardot.client import PardotClient
 from sources.pardot.fetch import Fetched, Lookahead, fetch_pages, most_requests_ahead
 from sources.pardot.flatten import FlatPage, flatten_page
-from sources.pardot.ranges import IdRange
+from sources.pardot.ranges import IdRange, RangeQueue
 from sources.pardot_emulator import EmulatorConfig, PardotEmulator
 
 PARAMS: dict[str, str | int] = {
@@ -68,7 +68,7 @@ def _eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
 def test_one_worker_asks_for_the_next_page_while_the_caller_still_holds_this_one(
     client: PardotClient, emulator: PardotEmulator
 ) -> None:
-    pages = fetch_pages(client, PARAMS, [IdRange(None, None)], page_size=50, workers=1)
+    pages = fetch_pages(client, PARAMS, RangeQueue([IdRange(None, None)], page_size=50), workers=1)
     first = next(pages)
     assert first.range_index == 0 and not first.finished
     # The caller has not asked for page 2, yet it is requested: fetching runs ahead.
@@ -92,10 +92,9 @@ def test_pages_are_flattened_off_the_fetching_thread_and_come_back_in_range_orde
         flattened_in.add(threading.current_thread().name)
         return flatten_page(result)
 
-    ranges = [IdRange(None, None)]
-    pages: list[Fetched] = list(
-        fetch_pages(client, PARAMS, ranges, page_size=50, workers=4, flatten=flatten)
-    )
+    work = RangeQueue([IdRange(None, None)], page_size=50)
+    pages: list[Fetched] = list(fetch_pages(client, PARAMS, work, workers=4, flatten=flatten))
+    ranges = work.spans
     assert len(ranges) > 1, "the scan was split into ranges"
     assert all(page.flat is not None for page in pages)
     # the first page is flattened by the caller; every other page in the pool
@@ -121,9 +120,8 @@ def test_an_error_while_flattening_reaches_the_caller_and_stops_the_workers(
             raise RuntimeError("flatten broke")
         return flatten_page(result)
 
-    pages = fetch_pages(
-        client, PARAMS, [IdRange(None, None)], page_size=50, workers=4, flatten=flatten
-    )
+    work = RangeQueue([IdRange(None, None)], page_size=50)
+    pages = fetch_pages(client, PARAMS, work, workers=4, flatten=flatten)
     with pytest.raises(RuntimeError, match="flatten broke"):
         list(pages)
     settled = emulator.request_count("query")
@@ -137,9 +135,8 @@ def test_a_widened_lookahead_lets_the_workers_fetch_further_while_the_caller_pau
 ) -> None:
     lookahead = Lookahead(1)
     params = dict(PARAMS, limit=10)
-    pages = fetch_pages(
-        client, params, [IdRange(None, None)], page_size=10, workers=1, lookahead=lookahead
-    )
+    work = RangeQueue([IdRange(None, None)], page_size=10)
+    pages = fetch_pages(client, params, work, workers=1, lookahead=lookahead)
     next(pages)
     most = 1 + most_requests_ahead(1)  # the page taken, then the queue and one in hand
     assert _eventually(lambda: emulator.request_count("query") == most)

@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 
 from sources.pardot import ranges as ranges_module
-from sources.pardot.fetch import Fetched, _estimated_top, _read_range, _split
+from sources.pardot.fetch import Fetched, _estimated_top, _read_range, _split, _TreePage
 from sources.pardot.ranges import Cut, IdRange, RangeQueue
 
 PAGE = 50
@@ -100,8 +100,9 @@ def test_ranges_cut_from_a_wrong_estimate_of_the_largest_id_are_rebalanced() -> 
     # first of the 4 ranges holds every row after it.
     ids = list(range(100, 20_001, 100)) + list(range(20_001, 21_801))
     account = _Account(ids)
-    first = account.query(**PARAMS)
-    top = _estimated_top(first, ids[PAGE - 1], len(ids), PAGE)
+    first = _TreePage(account.query(**PARAMS)).facts()
+    assert first.last_id == ids[PAGE - 1]
+    top = _estimated_top(first, len(ids))
     assert top > 5 * ids[-1]
     pieces = _split(IdRange(ids[PAGE - 1], None), top, len(ids) // PAGE - 1, 4)
     assert pieces is not None
@@ -123,13 +124,13 @@ def test_evenly_spread_ids_are_not_cut_at_the_end_of_a_scan() -> None:
 def test_a_page_asked_for_before_its_range_was_cut_is_trimmed_to_the_cut() -> None:
     account = _Account(list(range(1, 201)))
     queue = RangeQueue([IdRange(0, None)], page_size=PAGE, top=200)
-    index = queue.take(announce=lambda cut: None)
+    index = queue.take()
     assert index == 0
     query = account.query
 
     def cut_while_in_flight(**params: str | int) -> etree._Element:
         result = query(**params)  # ids 1..50 are on their way back
-        queue.spans[0] = IdRange(0, 31)  # another worker took the ids from 31 on
+        queue.cut_at(0, 30)  # another worker took the ids from 31 on
         return result
 
     account.query = cut_while_in_flight  # type: ignore[method-assign]
