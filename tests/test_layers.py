@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("settings", {"config"}),
     ("the response envelope", {"envelope"}),
     ("tables and parsing", {"schema", "idset", "columns", "flatten", "pivot", "parsing"}),
-    ("HTTP", {"params", "auth", "client"}),
+    ("HTTP", {"params", "auth", "retry", "meter", "caller", "client"}),
     ("what a run reads", {"planner", "checkpoints", "ranges"}),
     ("paging", {"fetch"}),
     ("the run", {"deletes", "sync"}),

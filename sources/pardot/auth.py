@@ -14,7 +14,6 @@ lock. Secrets never reach a message, a log record or a repr.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import threading
@@ -24,6 +23,7 @@ from typing import Final, Literal
 
 import httpx
 
+from sources.pardot.config import require_secure_url
 from sources.pardot.constants import DEFAULT_TOKEN_URL
 from sources.pardot.envelope import looks_like_token_error
 from sources.pardot.errors import (
@@ -43,43 +43,6 @@ _HOW_TO_CONFIGURE: Final = (
     "client_secret + username + password in [sources.pardot.credentials] or "
     "SOURCES__PARDOT__CREDENTIALS__<KEY>"
 )
-
-
-def is_loopback_host(host: str) -> bool:
-    """Tell whether a host name is this machine (where plain http is acceptable)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def require_secure_url(url: str, *, setting: str) -> httpx.URL:
-    """Check that a configured URL is https, or http on a loopback host.
-
-    Args:
-        url: the configured URL.
-        setting: the setting's name, for the message.
-
-    Returns:
-        The parsed URL.
-
-    Raises:
-        ConfigurationError: the URL is malformed, has no host, or is plain http elsewhere.
-    """
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ConfigurationError(f"{setting} is not a valid URL") from exc
-    if not parsed.host or parsed.scheme not in ("https", "http"):
-        raise ConfigurationError(f"{setting} must be an absolute https:// URL")
-    if parsed.scheme == "http" and not is_loopback_host(parsed.host):
-        raise ConfigurationError(
-            f"{setting} must use https (plain http is allowed only for 127.0.0.1, localhost "
-            f"or ::1, e.g. the local emulator); got http://{parsed.host}"
-        )
-    return parsed
 
 
 @dataclass(frozen=True, repr=False)

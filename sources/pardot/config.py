@@ -1,19 +1,32 @@
-"""The sync settings a user chooses, checked before any request is made.
+"""The settings a user chooses, checked before any request is made.
 
 Values arrive from dlt's config (TOML, environment) as strings, numbers or TOML dates;
-``SyncSettings.from_values`` turns them into one typed, validated object, or raises
-``ConfigurationError`` with a message that says which key to fix and how. The API host,
-business unit and credentials are checked where they are used, by ``PardotClient``.
+``SyncSettings.from_values`` turns the sync settings into one typed, validated object,
+and ``ClientSettings`` checks how the client talks to Pardot (host, business unit,
+version, limits, retries). Either raises ``ConfigurationError`` with a message that says
+which key to fix and how. The credentials check themselves (``auth.Credentials``).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import zoneinfo
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time
 from typing import Any, Final
 
-from .constants import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MAX_PAGE_SIZE
+import httpx
+
+from .constants import (
+    API_VERSIONS,
+    BUSINESS_UNIT_ID_LENGTH,
+    BUSINESS_UNIT_ID_PREFIX,
+    DEFAULT_API_VERSION,
+    DEFAULT_CONCURRENCY,
+    MAX_CONCURRENCY,
+    MAX_PAGE_SIZE,
+)
 from .errors import ConfigurationError
 
 DEFAULT_BATCH_SIZE: Final = 5_000
@@ -131,3 +144,95 @@ def _integer(key: str, value: int | str, low: int, high: int) -> int:
     if not low <= number <= high:
         raise ConfigurationError(f"{key} must be between {low} and {high}, got {number}")
     return number
+
+
+_BUSINESS_UNIT_SHAPE: Final = re.compile(r"[0-9A-Za-z]+")
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """How the client talks to Pardot: host, business unit, version, limits, retries."""
+
+    base_url: str
+    """Without a trailing slash; https, or http on a loopback host."""
+    business_unit_id: str
+    api_version: int = DEFAULT_API_VERSION
+    max_concurrency: int = DEFAULT_CONCURRENCY
+    timeout: float = 120.0
+    """Seconds per request, for the HTTP client the client creates itself."""
+    max_retries: int = 6
+    """Retries after the first attempt of each call."""
+    backoff_initial: float = 0.5
+    """First backoff ceiling in seconds, doubled per retry."""
+    backoff_max: float = 30.0
+    request_budget: int | None = None
+    """Requests this client may send; None for no budget."""
+
+    def __post_init__(self) -> None:
+        """Check every setting before any request is made.
+
+        Raises:
+            ConfigurationError: a setting is missing or malformed; the message says how
+                to fix it.
+        """
+        url = str(require_secure_url(self.base_url, setting="base_url")).rstrip("/")
+        object.__setattr__(self, "base_url", url)
+        unit = self.business_unit_id
+        if (
+            len(unit) != BUSINESS_UNIT_ID_LENGTH
+            or not unit.startswith(BUSINESS_UNIT_ID_PREFIX)
+            or not _BUSINESS_UNIT_SHAPE.fullmatch(unit)
+        ):
+            raise ConfigurationError(
+                f"business_unit_id must be {BUSINESS_UNIT_ID_LENGTH} letters and digits starting "
+                f"{BUSINESS_UNIT_ID_PREFIX!r} (Salesforce Setup > Account Engagement > "
+                "Business Unit Setup)"
+            )
+        if self.api_version not in API_VERSIONS:
+            raise ConfigurationError(f"api_version must be 3 or 4, not {self.api_version!r}")
+        if not 1 <= self.max_concurrency <= MAX_CONCURRENCY:
+            raise ConfigurationError(
+                f"max_concurrency must be 1-{MAX_CONCURRENCY}: Pardot allows "
+                f"{MAX_CONCURRENCY} requests in flight per account"
+            )
+        if self.max_retries < 0 or self.backoff_initial < 0 or self.backoff_max < 0:
+            raise ConfigurationError("max_retries and backoff times must not be negative")
+        if self.request_budget is not None and self.request_budget < 0:
+            raise ConfigurationError("daily_request_budget must not be negative")
+
+
+def is_loopback_host(host: str) -> bool:
+    """Tell whether a host name is this machine (where plain http is acceptable)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def require_secure_url(url: str, *, setting: str) -> httpx.URL:
+    """Check that a configured URL is https, or http on a loopback host.
+
+    Args:
+        url: the configured URL.
+        setting: the setting's name, for the message.
+
+    Returns:
+        The parsed URL.
+
+    Raises:
+        ConfigurationError: the URL is malformed, has no host, or is plain http elsewhere.
+    """
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ConfigurationError(f"{setting} is not a valid URL") from exc
+    if not parsed.host or parsed.scheme not in ("https", "http"):
+        raise ConfigurationError(f"{setting} must be an absolute https:// URL")
+    if parsed.scheme == "http" and not is_loopback_host(parsed.host):
+        raise ConfigurationError(
+            f"{setting} must use https (plain http is allowed only for 127.0.0.1, localhost "
+            f"or ::1, e.g. the local emulator); got http://{parsed.host}"
+        )
+    return parsed

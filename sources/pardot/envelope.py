@@ -16,7 +16,13 @@ from typing import Final
 
 from lxml import etree
 
-from sources.pardot.errors import MalformedResponseError, PardotError, error_for_code, shorten
+from sources.pardot.errors import (
+    MalformedResponseError,
+    PardotError,
+    error_for_code,
+    is_retried_unreadable,
+    shorten,
+)
 
 _TOKEN_ERROR: Final = re.compile(rb"<err\s[^>]*code\s*=\s*[\"']184[\"']")
 _TOKEN_ERROR_SCAN: Final = 2048
@@ -102,8 +108,7 @@ def parse_document(
         PardotError: the class that ``error_for_code`` gives the first ``<err>`` of a
             ``stat="fail"`` document.
     """
-    # A 4xx with a body we cannot read will not read better on a second try.
-    retriable = not 400 <= http_status < 500
+    retriable = is_retried_unreadable(http_status)
 
     def malformed(reason: str, *, can_retry: bool = retriable) -> MalformedResponseError:
         return MalformedResponseError(

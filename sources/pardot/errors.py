@@ -10,6 +10,7 @@ Pardot code and a redacted URL, never a token, secret, password or a response bo
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Final, Literal
 from urllib.parse import urlsplit
 
@@ -190,25 +191,55 @@ _AUTH_HINTS: Final[dict[int, str]] = {
     201: "business unit id not found or inactive: check business_unit_id and whether "
     f"base_url should be the sandbox host {SANDBOX_BASE_URL}",
 }
-AUTH_CODES: Final = frozenset(_AUTH_HINTS)
-RETRIABLE_CODES: Final = frozenset({66, 183, 202, 214})
-"""Body codes that a later attempt may not meet: concurrency, internal, rate, timeout."""
+_INVALID_REQUEST_CODES: Final = (
+    *(2, 3, 4, 5, 7, 8, 13, 16, 17, 19, 20, 21, 22, 23, 36, 38),
+    *(40, 41, 42, 43, 44, 50, 60, 192, 10000),
+)
 
-_API_CLASSES: Final[dict[int, type[PardotApiError]]] = {
-    66: ConcurrencyLimitError,
-    88: VersionMismatchError,
-    89: VersionMismatchError,
-    35: NotFoundError,
-    37: WriteNotAllowedError,
-    59: WriteNotAllowedError,
-    **{
-        code: InvalidRequestError
-        for code in (
-            *(2, 3, 4, 5, 7, 8, 13, 16, 17, 19, 20, 21, 22, 23, 36, 38),
-            *(40, 41, 42, 43, 44, 50, 60, 192, 10000),
-        )
-    },
+
+@dataclass(frozen=True)
+class CodeRule:
+    """What one Pardot error code means: the exception it becomes, and whether a later
+    attempt of the same request may succeed."""
+
+    error: type[PardotError]
+    retried: bool = False
+
+
+CODES: Final[dict[int, CodeRule]] = {
+    **dict.fromkeys(_AUTH_HINTS, CodeRule(AuthenticationError)),
+    122: CodeRule(DailyLimitError),
+    66: CodeRule(ConcurrencyLimitError, retried=True),
+    **dict.fromkeys((183, 202, 214), CodeRule(TransientError, retried=True)),
+    **dict.fromkeys((88, 89), CodeRule(VersionMismatchError)),
+    35: CodeRule(NotFoundError),
+    **dict.fromkeys((37, 59), CodeRule(WriteNotAllowedError)),
+    **dict.fromkeys(_INVALID_REQUEST_CODES, CodeRule(InvalidRequestError)),
 }
+"""Every Pardot error code the connector treats deliberately; any other code is a
+``PardotApiError`` that is not retried. The one place that decides retries by code."""
+AUTH_CODES: Final = frozenset(_AUTH_HINTS)
+RETRIED_CODES: Final = frozenset(code for code, rule in CODES.items() if rule.retried)
+"""Concurrency (66), internal error (183), rate (202) and timeout (214)."""
+
+
+def is_retried_status(status: int) -> bool:
+    """Whether an HTTP status alone says a later attempt may succeed: rate limiting
+    (429) and server errors (5xx)."""
+    return status == 429 or status >= 500
+
+
+def is_retried_unreadable(status: int) -> bool:
+    """Whether a body that is not Pardot's XML (HTML, empty, truncated) may read better on a
+    later attempt: not when it came with a 4xx, which will not change."""
+    return not 400 <= status < 500
+
+
+def is_retried(error: PardotError) -> bool:
+    """Whether a later attempt of the request that raised ``error`` may succeed."""
+    if isinstance(error, MalformedResponseError):
+        return error.retriable
+    return isinstance(error, PardotApiError | TransientError) and error.code in RETRIED_CODES
 
 
 def shorten(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
@@ -257,13 +288,14 @@ def error_for_code(
     """
     text = shorten(message)
     safe_url = redact_url(url)
-    if code in AUTH_CODES:
+    rule = CODES.get(code, CodeRule(PardotApiError))
+    if rule.error is AuthenticationError:
         return AuthenticationError(f"{operation}: {_AUTH_HINTS[code]} (Pardot: {text})", code=code)
-    if code == 122:
+    if rule.error is DailyLimitError:
         return DailyLimitError("api", 0)
-    if code in (183, 202, 214):
+    if rule.error is TransientError:
         return TransientError(
             f"{operation}: Pardot error {code}: {text} ({safe_url})", operation=operation, code=code
         )
-    cls = _API_CLASSES.get(code, PardotApiError)
-    return cls(code, text, operation=operation, url=safe_url, http_status=http_status)
+    assert issubclass(rule.error, PardotApiError)
+    return rule.error(code, text, operation=operation, url=safe_url, http_status=http_status)

@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from sources.pardot.auth import Credentials, PardotAuth, require_secure_url
+from sources.pardot.auth import Credentials, PardotAuth
+from sources.pardot.config import require_secure_url
 from sources.pardot.errors import AuthenticationError, ConfigurationError, TransientError
 from tests.unit.conftest import (
     BUSINESS_UNIT_ID,
@@ -237,7 +238,7 @@ def test_a_token_another_thread_got_that_expired_meanwhile_still_allows_one_refr
             client.auth._token = "token-of-another-thread"
         return pardot_api(request)
 
-    client._http = httpx.Client(transport=httpx.MockTransport(another_thread_refreshes))
+    client._caller.http = httpx.Client(transport=httpx.MockTransport(another_thread_refreshes))
     assert client.read(7).findtext("id") == "7"
     used = [r.headers["authorization"] for r in pardot_api.api_requests]
     assert used == [

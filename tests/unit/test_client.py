@@ -323,7 +323,7 @@ def test_owned_http_client_is_closed() -> None:
         business_unit_id=BUSINESS_UNIT_ID,
         credentials=Credentials(access_token="t"),
     ) as client:
-        http = client._http
+        http = client._caller.http
         assert http.timeout.read == 120.0
     assert http.is_closed
 

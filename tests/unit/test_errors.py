@@ -6,6 +6,7 @@ import pytest
 
 from sources.pardot.errors import (
     AUTH_CODES,
+    RETRIED_CODES,
     AuthenticationError,
     ConcurrencyLimitError,
     DailyLimitError,
@@ -19,6 +20,9 @@ from sources.pardot.errors import (
     VersionMismatchError,
     WriteNotAllowedError,
     error_for_code,
+    is_retried,
+    is_retried_status,
+    is_retried_unreadable,
     redact_url,
 )
 
@@ -134,3 +138,22 @@ def test_other_error_classes_carry_their_attributes() -> None:
         issubclass(cls, PardotError)
         for cls in (AuthenticationError, DailyLimitError, TransientError, DataError)
     )
+
+
+@pytest.mark.parametrize("code", sorted(RETRIED_CODES))
+def test_the_retried_codes_are_retried_whatever_their_class(code: int) -> None:
+    assert is_retried(classify(code))
+
+
+@pytest.mark.parametrize("code", [1, 15, 35, 37, 88, 122, 184, 10000, 999])
+def test_other_codes_are_not_retried(code: int) -> None:
+    assert not is_retried(classify(code))
+
+
+@pytest.mark.parametrize(
+    ("status", "retried"),
+    [(200, False), (400, False), (401, False), (404, False), (429, True), (500, True), (503, True)],
+)
+def test_which_http_statuses_are_retried(status: int, retried: bool) -> None:
+    assert is_retried_status(status) is retried
+    assert is_retried_unreadable(status) is (not 400 <= status < 500)
