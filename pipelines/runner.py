@@ -195,12 +195,9 @@ def default_destination(name: str) -> Any:
 DUCKDB_SETTINGS: Final = {"memory_limit": "128MB", "preserve_insertion_order": False}
 """DuckDB spills to disk beyond this, so a large merge does not grow the process with N.
 
-Measured (benchmarks/): without it the load step's peak grew from 506 MB at 100,000
-opportunities to 1,004 MB at 300,000. The peak of a backfill is in the load, and at
-100,000 it varies from run to run. Peak RSS at 100,000 and 1,000,000, over several
-runs: 394-462 and 574-591 MB with 192 MB (ratios 1.24-1.50); 382-431 and 499-506 MB
-with 128 MB (1.16-1.32). The price: the load of 1,000,000 takes 32-34 s instead of
-26-28 s, and that of 100,000 about 0.3-0.7 s more.
+Without a limit the peak memory of a backfill, which is in its load step, grows with
+the number of opportunities merged. With 128 MB it stays near half a gigabyte even for a
+million; the price is a load about a fifth slower at that size.
 """
 
 

@@ -1,7 +1,7 @@
 """The import direction the architecture promises, read from the source files.
 
 Dependencies point one way: inside ``sources/pardot`` a module imports only from its
-own layer or the layers below it (and nothing imports in a circle); only the dlt glue
+own layer or the layers below it, and no package imports in a circle; only the dlt glue
 imports dlt, so the client, the parser and the run logic work and are tested without
 it; the emulator shares no code with the connector but its constants; the pipelines
 sit above the sources, and nothing in ``sources`` imports them. Read with ``ast``: no
@@ -113,16 +113,18 @@ def test_the_connector_imports_nothing_in_a_circle() -> None:
     _assert_acyclic(graph, "sources.pardot")
 
 
-def test_the_emulator_imports_nothing_in_a_circle() -> None:
-    prefix = "sources.pardot_emulator."
+@pytest.mark.parametrize("folder", [EMULATOR, ROOT / "pipelines"], ids=lambda path: path.name)
+def test_the_emulator_and_the_pipelines_import_nothing_in_a_circle(folder: Path) -> None:
+    package = ".".join(folder.relative_to(ROOT).parts)
+    prefix = f"{package}."
     graph: dict[str, set[str]] = {}
-    for path in EMULATOR.glob("*.py"):
+    for path in folder.glob("*.py"):
         graph[path.stem] = {
             module[len(prefix) :].split(".")[0]
             for module, _ in _runtime_imports(path)
-            if module.startswith(prefix) and (EMULATOR / f"{module[len(prefix) :]}.py").exists()
+            if module.startswith(prefix) and (folder / f"{module[len(prefix) :]}.py").exists()
         } - {path.stem}
-    _assert_acyclic(graph, "sources.pardot_emulator")
+    _assert_acyclic(graph, package)
 
 
 def _assert_acyclic(graph: dict[str, set[str]], package: str) -> None:
@@ -155,15 +157,15 @@ def test_only_the_dlt_glue_imports_dlt() -> None:
 
 
 def test_the_emulator_shares_only_constants_with_the_connector() -> None:
+    """The emulator stands on its own: it agrees with the connector on paths and limits
+    (``constants``) and needs neither the connector, dlt nor the pipelines."""
     offenders = [
         f"{path.name}:{line} imports {module}"
         for path in sorted(EMULATOR.glob("*.py"))
         for module, line in _runtime_imports(path)
         if module == "sources.pardot"
-        or (
-            module.startswith("sources.pardot.")
-            and not module.startswith("sources.pardot.constants")
-        )
+        or (module.startswith("sources.pardot.") and not _is_constants(module))
+        or module.split(".")[0] in {"dlt", "pipelines"}
     ]
     assert not offenders, offenders
 
