@@ -59,6 +59,8 @@ class RunSummary:
     requests: int = 0
     scan: str = ""
     pages: int = 0
+    pages_walked: int = 0
+    """Pages the fast path declined and the slower general walk read."""
     opportunities: int = 0
     deleted: int = 0
     checkpoints: int = 0
@@ -210,6 +212,7 @@ def duckdb_file(path: str) -> Any:
 def finish_summary(summary: RunSummary, report: SyncReport) -> RunSummary:
     """Fill ``summary`` from the run's report: counts, outcome, exit code and message."""
     summary.requests, summary.pages = report.requests, report.pages
+    summary.pages_walked = report.pages_walked
     summary.opportunities, summary.deleted = report.opportunities, report.deleted
     summary.scan, summary.checkpoints = report.scan, report.checkpoints
     summary.rows = {name: report.rows.get(name, 0) for name in TABLES_BY_NAME}

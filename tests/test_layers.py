@@ -26,7 +26,10 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("errors", {"errors"}),
     ("settings", {"config"}),
     ("the response envelope", {"envelope"}),
-    ("tables and parsing", {"schema", "idset", "columns", "flatten", "pivot", "parsing"}),
+    (
+        "tables and parsing",
+        {"schema", "idset", "columns", "texttables", "walk", "flatten", "pivot", "parsing"},
+    ),
     ("HTTP", {"params", "auth", "retry", "meter", "caller", "client"}),
     ("what a run reads", {"planner", "checkpoints", "ranges"}),
     ("paging", {"fetch"}),

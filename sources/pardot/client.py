@@ -144,7 +144,7 @@ class PardotClient:
         return self._caller.auth
 
     def query(self, **params: str | int) -> etree._Element:
-        """Run ``do/query`` with the seed's parameters and return its ``<result>`` element.
+        """Run ``do/query`` with the API's query parameters and return its ``<result>`` element.
 
         Raises:
             ValueError: an unknown parameter name or an out-of-range value (nothing sent).

@@ -1,8 +1,8 @@
 """Vectorised typing of text columns: Pardot sends strings, the warehouse wants types.
 
-Whole columns are cast at once in Arrow (DESIGN.md §6: typing values one by one in Python
-is the cost to attack). Local timestamps become UTC with one deliberate rule for the two
-kinds of impossible local times that daylight saving creates:
+Whole columns are cast at once in Arrow: typing values one by one in Python would cost
+more than parsing the XML. Local timestamps become UTC with one deliberate rule for the
+two kinds of impossible local times that daylight saving creates:
 
 * ambiguous (the repeated hour when clocks go back): the earlier instant, i.e. the
   daylight-saving reading;
@@ -114,11 +114,11 @@ def owner_at(owners: Owners, index: int) -> int | None:
     return cast(int | None, owner.as_py()) if isinstance(owner, pa.Scalar) else owner
 
 
-def typed_table(spec: Table, rows: list[dict[str, Any]], owners: Owners, timezone: str) -> pa.Table:
-    """Type ``rows`` by the declared columns of ``spec``; unknown columns become text.
+def text_columns(spec: Table, rows: list[dict[str, Any]]) -> dict[str, pa.Array]:
+    """The rows' text as columns: the declared ones of ``spec``, then the unknown ones.
 
     The rows become one Arrow struct array in a single call (C++ does the per-value
-    work), whose fields are then cast column by column.
+    work); ``bool`` columns stay booleans, everything else is text.
     """
     declared = [column.name for column in spec.columns]
     extra = set().union(*rows).difference(declared)
@@ -127,8 +127,12 @@ def typed_table(spec: Table, rows: list[dict[str, Any]], owners: Owners, timezon
         [pa.field(n, pa.bool_() if _kind(spec, n) == "bool" else pa.string()) for n in names]
     )
     struct = pa.array(rows, type=struct_type)
-    columns = {name: struct.field(index) for index, name in enumerate(names)}
-    return typed_columns(spec, columns, owners, timezone)
+    return {name: struct.field(index) for index, name in enumerate(names)}
+
+
+def typed_table(spec: Table, rows: list[dict[str, Any]], owners: Owners, timezone: str) -> pa.Table:
+    """Type ``rows`` by the declared columns of ``spec``; unknown columns become text."""
+    return typed_columns(spec, text_columns(spec, rows), owners, timezone)
 
 
 def typed_columns(

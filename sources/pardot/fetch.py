@@ -42,10 +42,11 @@ from lxml import etree
 
 from .client import PardotClient
 from .errors import PardotError
-from .flatten import FlatPage
+from .flatten import Declined, FlatPage
 from .ranges import IdRange, PageFacts, RangeQueue, is_last_page
 
-Flatten = Callable[[etree._Element], FlatPage | None]
+Flatten = Callable[[etree._Element], FlatPage | Declined | None]
+"""Flattens a page in the pool: its lines, or why not (None: no reason given)."""
 
 MAX_PAGES: Final = 1_000_000
 """Hard cap of one range's pages: 200 million opportunities, far beyond any account."""
@@ -134,6 +135,8 @@ class Fetched:
     """This page ended its range."""
     flat: FlatPage | None = None
     """The page flattened off the requests' path, if asked and if it could be."""
+    declined: str | None = None
+    """Why the fast path declined the page, if it did: the general walk reads it."""
 
 
 class _TreePage:
@@ -281,6 +284,8 @@ def _flattened(page: Fetched, flatten: Flatten) -> Fetched:
     """The page with its lines. Its tree (about 3 MB for 200 full opportunities) is let
     go then: of it the caller only reads ``total_results``, so queued pages stay small."""
     flat = flatten(page.result)
+    if isinstance(flat, Declined):
+        return dataclasses.replace(page, declined=flat.reason)
     if flat is None:
         return page
     return dataclasses.replace(page, result=_total_only(page.result), flat=flat)

@@ -1,7 +1,7 @@
 """The fast path, first half: a query page's ``<result>`` -> one line per row, in C.
 
-Walking a page element by element in Python costs several times the lxml parse itself
-(DESIGN.md §6). Here one generated XSLT stylesheet does the walk inside libxslt, which
+Walking a page element by element in Python costs several times the lxml parse itself.
+Here one generated XSLT stylesheet does the walk inside libxslt, which
 dispatches on element names by hash look-up and, like the parser, releases the GIL: the
 threads of the flatten pool in ``fetch`` work on pages side by side. It writes one line
 per row::
@@ -17,7 +17,8 @@ campaign line follows the line of the row it belongs to. ``pivot`` turns the lin
 many pages into string columns at once.
 
 The fast path is exact or it declines, and the page then takes the general walk in
-``parsing``, which keeps unknown elements and names every error. It declines when
+``walk``, which keeps unknown elements and names every error. It declines, and says
+why (``Declined``), when
 
 * an element it does not know appears anywhere in an opportunity (it writes ``!``);
 * an element is left unread: a field with element children, a second ``<campaign>``
@@ -148,6 +149,7 @@ def _stylesheet() -> etree.XSLT:
 
 
 _FLATTEN: Final = _stylesheet()
+_ELEMENT: Final = etree.Element  # iter(tag=_ELEMENT): elements only, no comments
 _IDS: Final = etree.XPath("opportunity/id[last()]/text()", smart_strings=False)
 _COUNT: Final = etree.XPath("count(opportunity)")
 _LAST_CREATED_AT: Final = etree.XPath("string(opportunity[last()]/created_at[last()])")
@@ -164,25 +166,66 @@ class FlatPage:
     carries_activities: bool
 
 
+@dataclass(frozen=True)
+class Declined:
+    """Why the fast path cannot read a page exactly; the general walk reads it instead."""
+
+    reason: str
+
+
 def flatten_page(result: etree._Element) -> FlatPage | None:
-    """The page as lines, or None where the general walk in ``parsing`` must read it.
+    """The page as lines, or None where the general walk in ``walk`` must read it.
+
+    Args:
+        result: the ``<result>`` element of a ``do/query`` response.
+    """
+    flat = flatten_or_decline(result)
+    return flat if isinstance(flat, FlatPage) else None
+
+
+def flatten_or_decline(result: etree._Element) -> FlatPage | Declined:
+    """The page as lines, or why the fast path declines it (see the module docstring).
 
     Args:
         result: the ``<result>`` element of a ``do/query`` response.
     """
     raw_ids = cast(Sequence[str], _IDS(result))
     if len(raw_ids) != int(cast(float, _COUNT(result))):
-        return None  # an opportunity without an id
+        return Declined("an opportunity without an id")
     try:
         ids = [int(text) for text in raw_ids]
     except ValueError:
-        return None
+        return Declined("an opportunity id that is not an integer")
     if any(str(number) != text for number, text in zip(ids, raw_ids, strict=True)):
-        return None  # " 7" or "007": rows are matched to their opportunity by this text
+        # rows are matched to their opportunity by this text
+        return Declined("an opportunity id with spaces or leading zeros")
     head, _, lines = bytes(_FLATTEN(result)).partition(b"\n")
     unread, separators = (int(float(number)) for number in head.split(b"\t"))
-    if unread or lines.count(b"\t") + lines.count(b"\n") != separators or b"\t!" in lines:
-        return None
+    if b"\t!" in lines:
+        return Declined(f"an element the fast path does not know ({_unknown_element(result)})")
+    if unread:
+        return Declined(f"{unread} nested element(s) in an unexpected place")
+    if lines.count(b"\t") + lines.count(b"\n") != separators:
+        return Declined("a value holding a tab or a line feed")
     created = str(_LAST_CREATED_AT(result))
     carries_activities = f"\t{HAS_ACTIVITIES}".encode() in lines  # no value holds a tab
     return FlatPage(lines, ids, created or None, carries_activities)
+
+
+def _unknown_element(result: etree._Element) -> str:
+    """The path of the first element the stylesheet does not know, to say which."""
+    known = {
+        "opportunity": set(OPPORTUNITY_FIELDS)
+        | {"campaign", "prospects", "opportunity_activities"},
+        "campaign": set(CAMPAIGN_FIELDS),
+        "prospect": set(PROSPECT_FIELDS),
+        "visitor_activity": set(ACTIVITY_FIELDS) | {"campaign"},
+    }
+    for parent in result.iter(_ELEMENT):
+        names = known.get(str(parent.tag))
+        if names is None:
+            continue
+        for element in parent.iterchildren(_ELEMENT):
+            if element.tag not in names:
+                return f"<{parent.tag}>/<{element.tag}>"
+    return "unknown"

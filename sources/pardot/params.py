@@ -1,6 +1,6 @@
 """Local checks of request parameters: fail before sending, naming the allowed values.
 
-The query parameters of the seed and the editable opportunity fields, rendered as the
+The query parameters of the Opportunity API and the editable opportunity fields, rendered as the
 strings Pardot expects. Pure functions, used by ``client``.
 """
 
@@ -62,7 +62,7 @@ def _text(value: object, name: str) -> str:
 
 
 def query_params(params: Mapping[str, object]) -> dict[str, str]:
-    """Check ``do/query`` parameters against the seed and render them as strings.
+    """Check ``do/query`` parameters against the API's documented ones and render them as strings.
 
     Raises:
         ValueError: an unknown name or a value out of range.

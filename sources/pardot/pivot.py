@@ -37,8 +37,8 @@ from .schema import (
     UNLINK_MARKER,
     VISITOR_ACTIVITIES,
 )
+from .texttables import OWNER, positions
 
-OWNER: Final = "_owner"
 _NULL_TEXT: Final = pa.scalar(None, pa.string())
 
 
@@ -140,11 +140,6 @@ class _Lines:
         return {name: self.column(kind, code(i)) for i, name in enumerate(FIELDS[kind])}
 
 
-def positions(length: int) -> pa.Array:
-    """0, 1, … ``length`` - 1 (uint64), made by a kernel rather than a Python range."""
-    return pc.indices_nonzero(pc.is_null(pa.nulls(length)))
-
-
 def scatter(rows: pa.Array, values: pa.Array, length: int) -> pa.Array:
     """A column of ``length`` with ``values[i]`` at row ``rows[i]``, NULL elsewhere.
 
@@ -163,11 +158,11 @@ def scatter(rows: pa.Array, values: pa.Array, length: int) -> pa.Array:
 
 
 def pivot(pages: Sequence[bytes]) -> dict[str, pa.Table]:
-    """String tables of the five contract tables from the lines of ``pages``.
+    """The text tables (``texttables.TextTables``' form) of the lines of ``pages``.
 
     Columns hold Pardot's text (NULL for an empty or absent element); typing them is the
-    caller's. ``opportunities`` has the declared columns but ``is_deleted`` and
-    ``deleted_at``; the unlink markers of ``opportunity_prospects`` are ``"1"``.
+    caller's. Every table has its ``OWNER`` column; ``opportunities`` has
+    ``is_deleted`` false and ``deleted_at`` NULL, as every page read now says.
     """
     lines = _Lines(b"".join(pages))
     if not lines.count(OPPORTUNITY):
@@ -210,13 +205,24 @@ def pivot(pages: Sequence[bytes]) -> dict[str, pa.Table]:
         ),
         UNLINK_MARKER: pa.array([False] * len(prospect_owners) + [True] * len(markers)),
     }
-    links[OWNER] = links["opportunity_id"]
-    campaigns[OWNER] = owners(CAMPAIGN)
+    links[OWNER] = _ids(links["opportunity_id"])
+    campaigns[OWNER] = _ids(owners(CAMPAIGN))
     named = pc.is_valid(campaigns["id"])  # a <campaign> without an id names none
+    rows = len(ids)
+    opportunities["is_deleted"] = pa.array([False] * rows, pa.bool_())
+    opportunities["deleted_at"] = pa.nulls(rows, pa.string())
+    opportunities[OWNER] = _ids(ids)
     return {
         OPPORTUNITIES.name: pa.table(opportunities),
         CAMPAIGNS.name: pa.table(campaigns).filter(named),
-        PROSPECTS.name: pa.table({**prospects, OWNER: prospect_owners}),
+        PROSPECTS.name: pa.table({**prospects, OWNER: _ids(prospect_owners)}),
         OPPORTUNITY_PROSPECTS.name: pa.table(links),
-        VISITOR_ACTIVITIES.name: pa.table({**activities, OWNER: activities["opportunity_id"]}),
+        VISITOR_ACTIVITIES.name: pa.table(
+            {**activities, OWNER: _ids(activities["opportunity_id"])}
+        ),
     }
+
+
+def _ids(text: pa.Array) -> pa.Array:
+    # Plain integers: flatten declines a page whose ids are anything else.
+    return pc.cast(text, pa.int64())

@@ -1,4 +1,4 @@
-"""The warehouse tables of the public contract (DESIGN.md §3.3), declared once.
+"""The warehouse tables of the public contract, declared once.
 
 Each table is described by its key, its Arrow schema (what the parser builds) and the
 column hints dlt gets (what the destination creates). Both come from the same list of

@@ -45,7 +45,7 @@ from .config import SyncSettings
 from .deletes import ReadLoaded, hard_deletes, marked_deleted
 from .errors import DailyLimitError, DataError, NotFoundError, PardotError
 from .fetch import Fetched, Lookahead, fetch_pages
-from .flatten import flatten_page
+from .flatten import flatten_or_decline
 from .parsing import OpportunityBatch
 from .planner import Scan, SyncState, local_day, plan_scan
 from .ranges import RangeQueue
@@ -88,6 +88,9 @@ class SyncReport:
     requests: int = 0
     rows: dict[str, int] = field(default_factory=dict)
     """Rows handed to dlt per table (unlink markers not counted)."""
+    pages_walked: int = 0
+    """Pages the fast path declined (an element it does not know, say), which the slower
+    general walk read; the first one's reason is logged."""
     checkpoints: int = 0
     checkpointed: int = 0
     """Opportunities handed out before the last checkpoint: committed once its package
@@ -181,7 +184,7 @@ def sync_opportunities(
             _query_params(settings, scan),
             run.ranges,
             workers=settings.max_concurrency,
-            flatten=flatten_page,
+            flatten=flatten_or_decline,
             lookahead=lookahead,
         )
         for fetched in _counted(pages, run.checkpoints):
@@ -281,6 +284,8 @@ def _query_params(settings: SyncSettings, scan: Scan) -> dict[str, str | int]:
 
 def _gather(run: _Run, fetched: Fetched) -> None:
     """Add one fetched page to the batch (in this thread) and note its progress."""
+    if fetched.declined is not None:
+        _walked_page(run.report, fetched.declined)
     info = run.batch.add_result(fetched.result, fetched.flat)
     run.ranges.gathered(fetched.range_index, fetched.after, info.ids, fetched.finished)
     settings = run.settings
@@ -295,6 +300,18 @@ def _gather(run: _Run, fetched: Fetched) -> None:
     report.requests = run.client.request_count
     if run.progress:
         run.progress(report)
+
+
+def _walked_page(report: SyncReport, reason: str) -> None:
+    """Count a page the fast path declined; say why the first time in a run, so that a new
+    element from Pardot does not move every page to the slower path unnoticed."""
+    report.pages_walked += 1
+    if report.pages_walked == 1:
+        logger.warning(
+            "a page took the slower general walk: %s; further such pages are counted in "
+            "the run summary (pages_walked)",
+            reason,
+        )
 
 
 def _salvage(run: _Run) -> Iterator[tuple[str, pa.Table]]:
