@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("HTTP", {"params", "auth", "retry", "meter", "caller", "client"}),
     ("what a run reads", {"planner", "checkpoints", "ranges"}),
     ("paging", {"fetch"}),
-    ("the run", {"deletes", "sync"}),
+    ("the run", {"deletes", "report", "sync"}),
     ("the warehouse", {"loaded"}),
     ("dlt", {"__init__"}),
 ]

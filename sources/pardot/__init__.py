@@ -40,8 +40,9 @@ from .constants import (
 from .errors import AuthenticationError, ConfigurationError, DailyLimitError, PardotError
 from .loaded import read_loaded_rows
 from .planner import SyncState
+from .report import Checkpoint, Progress, State, SyncReport, SyncRun
 from .schema import OPPORTUNITIES, TABLES_BY_NAME, UNLINK_MARKER, Table
-from .sync import Checkpoint, Progress, State, SyncReport, SyncRun, sync_opportunities
+from .sync import sync_opportunities
 
 __all__ = [
     "DEFAULT_CHECKPOINT_EVERY",

@@ -29,11 +29,10 @@ from __future__ import annotations
 
 import logging
 from array import array
-from collections.abc import Callable, Generator, Iterator, MutableMapping
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -49,60 +48,10 @@ from .flatten import flatten_or_decline
 from .parsing import OpportunityBatch
 from .planner import Scan, SyncState, local_day, plan_scan
 from .ranges import RangeQueue
+from .report import CHECKPOINT, Item, Progress, State, SyncReport, SyncRun
 from .schema import OPPORTUNITIES, UNLINK_MARKER
 
 logger = logging.getLogger(__name__)
-
-Progress = Callable[["SyncReport"], None]
-State = MutableMapping[str, Any]
-
-
-class Checkpoint:
-    """The marker a run yields when its handed-out batches should be loaded now."""
-
-    def __repr__(self) -> str:
-        return "CHECKPOINT"
-
-
-CHECKPOINT: Final = Checkpoint()
-Item = tuple[str, pa.Table] | Checkpoint
-SyncRun = Generator[Item, State | None, None]
-"""A run: yields tables and checkpoints; resumed after a checkpoint with the state
-mapping of the next load package (or None to keep writing the same one)."""
-
-
-@dataclass
-class SyncReport:
-    """How a run went, for the command line's summary and exit code."""
-
-    outcome: str = "running"
-    """``complete``, ``daily_limit`` (stopped early, progress saved), ``error``, or
-    ``checkpoint``: paused, its batches so far to be loaded before it goes on."""
-    error: BaseException | None = None
-    scan: str = ""
-    """``new``, ``recent`` or ``full``: what the run read (see ``planner``)."""
-    pages: int = 0
-    opportunities: int = 0
-    deleted: int = 0
-    """Opportunities found deleted by this run's full sweep."""
-    requests: int = 0
-    rows: dict[str, int] = field(default_factory=dict)
-    """Rows handed to dlt per table (unlink markers not counted)."""
-    pages_walked: int = 0
-    """Pages the fast path declined (an element it does not know, say), which the slower
-    general walk read; the first one's reason is logged."""
-    checkpoints: int = 0
-    checkpointed: int = 0
-    """Opportunities handed out before the last checkpoint: committed once its package
-    is loaded, which is before the run goes on."""
-    paused: SyncRun | None = field(default=None, repr=False)
-    """The run paused at a checkpoint, for the dlt layer to resume."""
-
-    def abandon(self) -> None:
-        """Stop a run paused at a checkpoint, so its fetch threads end; else nothing."""
-        paused, self.paused = self.paused, None
-        if paused is not None:
-            paused.close()
 
 
 @dataclass
