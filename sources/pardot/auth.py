@@ -30,6 +30,7 @@ from sources.pardot.errors import (
     AuthenticationError,
     ConfigurationError,
     TransientError,
+    is_retried_status,
     shorten,
 )
 
@@ -241,7 +242,7 @@ class PardotAuth(httpx.Auth):
 
     def _token_from(self, response: httpx.Response) -> str:
         status = response.status_code
-        if status == 429 or status >= 500:
+        if is_retried_status(status):
             raise TransientError(
                 f"token endpoint unavailable (HTTP {status})", operation="token", code=None
             )
