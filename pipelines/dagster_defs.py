@@ -46,6 +46,9 @@ def build_pardot_assets(
         destination=destination if destination is not None else default_destination("duckdb"),
         dataset_name=dataset_name,
         pipelines_dir=pipelines_dir,  # type: ignore[arg-type]  # None = dlt's default
+        # The step's log shows the extract (the source's pages, opportunities and
+        # requests) beside dlt's normalize and load.
+        progress=dlt.progress.log(),
     )
     placeholder = PardotCredentials(access_token="unused")  # noqa: S106 - never sent
     shape = pardot_source(business_unit_id=PLACEHOLDER_UNIT, credentials=placeholder)

@@ -219,19 +219,29 @@ def finish_summary(summary: RunSummary, report: SyncReport) -> RunSummary:
     error = report.error
     if report.outcome == "complete":
         summary.outcome, summary.exit_code = "complete", EXIT_OK
-    elif isinstance(error, DailyLimitError):
+    elif exit_code_of(error) == EXIT_DAILY_LIMIT:
         summary.outcome, summary.exit_code = "daily_limit", EXIT_DAILY_LIMIT
         summary.message = (
             f"{error} Progress is saved; run again after the daily limit resets "
             "(midnight in the Pardot account's time zone) to continue where this run stopped."
         )
-    elif isinstance(error, ConfigurationError | AuthenticationError | ConfigurationException):
+    elif exit_code_of(error) == EXIT_CONFIG:
         summary.outcome, summary.exit_code = "config_error", EXIT_CONFIG
         summary.message = str(error)
     else:
         summary.outcome, summary.exit_code = "error", EXIT_FAILED
         summary.message = f"{type(error).__name__}: {error}" if error else "unknown failure"
     return summary
+
+
+def exit_code_of(error: BaseException | None) -> int:
+    """The exit code a run that failed with ``error`` ends with: 75 to stop for the day,
+    2 for a setting or credential to fix, 1 for anything else."""
+    if isinstance(error, DailyLimitError):
+        return EXIT_DAILY_LIMIT
+    if isinstance(error, ConfigurationError | AuthenticationError | ConfigurationException):
+        return EXIT_CONFIG
+    return EXIT_FAILED
 
 
 def root_cause(exc: BaseException) -> BaseException:

@@ -23,7 +23,7 @@ EMULATOR = ROOT / "sources" / "pardot_emulator"
 
 LAYERS: list[tuple[str, set[str]]] = [
     ("constants", {"constants"}),
-    ("errors", {"errors"}),
+    ("errors", {"codes", "errors"}),
     ("settings", {"config"}),
     ("the response envelope", {"envelope"}),
     (

@@ -23,7 +23,10 @@ import dlt
 import httpx
 import pyarrow as pa
 from dlt.common.configuration import configspec
+from dlt.common.configuration.container import Container
 from dlt.common.configuration.specs import CredentialsConfiguration
+from dlt.common.pipeline import PipelineContext
+from dlt.common.runtime.collector import NULL_COLLECTOR
 from dlt.common.schema.typing import TColumnSchema, TTableReferenceInline
 from dlt.common.typing import TSecretStrValue
 from dlt.extract.hints import TResourceHints
@@ -144,7 +147,9 @@ def pardot_source(
             0 = one load package per run.
         http: an httpx client to send requests through (tests mount the emulator here).
         report: filled with how the run went (outcome, pages, requests).
-        progress: called after every page with the report so far.
+        progress: called after every page with the report so far. The counters also go
+            to the progress collector of the pipeline running the source (dlt's
+            ``progress=``; the log of the Airflow task), beside dlt's own.
 
     Raises:
         ConfigurationError: a setting or the credentials are missing or malformed.
@@ -184,7 +189,7 @@ def pardot_source(
                 settings,
                 state,
                 run_report,
-                progress=progress,
+                progress=_ExtractProgress(progress),
                 force_full_sweep=force_full_sweep,
                 read_loaded=_read_loaded,
             )
@@ -238,6 +243,34 @@ def run_checkpointed(
             pipeline.run(source, **run_options)
     finally:
         report.abandon()
+
+
+class _ExtractProgress:
+    """The run's counters (pages, opportunities, requests) for dlt's progress collector.
+
+    dlt shows its normalize and load steps in the collector of the pipeline
+    (``dlt.pipeline(progress="log")``, the Airflow task's log); the extract is this
+    source's, so it feeds its own counters there too, as they grow, page by page.
+    """
+
+    COUNTERS: Final = ("Pardot pages", "Pardot opportunities", "Pardot requests")
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+        self._shown = (0, 0, 0)
+
+    def __call__(self, report: SyncReport) -> None:
+        if self._progress is not None:
+            self._progress(report)
+        context = Container()[PipelineContext]
+        if not context.is_active():  # iterated outside a pipeline: no collector
+            return
+        collector = getattr(context.pipeline(), "collector", NULL_COLLECTOR)
+        counts = (report.pages, report.opportunities, report.requests)
+        for name, count, shown in zip(self.COUNTERS, counts, self._shown, strict=True):
+            if count > shown:
+                collector.update(name, count - shown)
+        self._shown = counts
 
 
 def sync_state(pipeline: dlt.Pipeline) -> SyncState:

@@ -25,7 +25,7 @@ import httpx
 
 from sources.pardot.config import require_secure_url
 from sources.pardot.constants import DEFAULT_TOKEN_URL
-from sources.pardot.envelope import looks_like_token_error
+from sources.pardot.envelope import error_code_in
 from sources.pardot.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -157,8 +157,10 @@ class PardotAuth(httpx.Auth):
 
     @staticmethod
     def is_token_rejection(response: httpx.Response) -> bool:
-        """Tell whether Pardot rejected the token: HTTP 401 or body error 184."""
-        return response.status_code == 401 or looks_like_token_error(response.content)
+        """Tell whether Pardot rejected the token: body error 184 at any status, or HTTP
+        401 without another Pardot error in the body (the body wins over the status)."""
+        code = error_code_in(response.content)
+        return code == 184 or (response.status_code == 401 and code is None)
 
     def rejection_message(self, operation: str) -> str:
         """The AuthenticationError text for a token still rejected after this flow ran."""

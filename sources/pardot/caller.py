@@ -104,6 +104,8 @@ class ApiCaller:
         method: str,
         params: Mapping[str, str],
         interpret: Interpret[T],
+        *,
+        query: Mapping[str, str] | None = None,
     ) -> T:
         """Send one call, with retries and at most one API version switch.
 
@@ -113,6 +115,7 @@ class ApiCaller:
             method: ``GET`` (params in the query) or ``POST`` (params as a form).
             params: the request's parameters, already checked.
             interpret: turns the answer into the result.
+            query: parameters for the URL's query whatever the method (after ``params``).
 
         Raises:
             PardotError: what ``interpret`` says, or the transport's failure, once the
@@ -125,10 +128,10 @@ class ApiCaller:
         for _ in range(self._retry.max_retries + 2):
             version = self.version.current
             path = route(version)
-            shown = redact_url(path, params)
+            shown = redact_url(path, {**params, **(query or {})})
             try:
                 return self._attempt(
-                    operation, method, self.base_url + path, params, shown, interpret
+                    operation, method, self.base_url + path, params, query, shown, interpret
                 )
             except VersionMismatchError:
                 if switched or not self.version.switch_from(version):
@@ -144,13 +147,15 @@ class ApiCaller:
         method: str,
         url: str,
         params: Mapping[str, str],
+        query: Mapping[str, str] | None,
         shown: str,
         interpret: Interpret[T],
     ) -> T:
         self.meter.admit()
         get = method == "GET"
+        in_url = {**params, **(query or {})} if get else dict(query or {})
         request = self.http.build_request(
-            method, url, params=dict(params) if get else None, data=None if get else dict(params)
+            method, url, params=in_url or None, data=None if get else dict(params)
         )
         try:
             with self._gate:

@@ -3,7 +3,7 @@
 What the operations take is checked before anything is sent (``params``); each becomes
 one call of ``caller.ApiCaller``, which owns what every call shares (the concurrency gate,
 the token flow, retries, the request meter, the API version switch), with the route of
-``/api/opportunity/version/{3,4}/do/{operation}`` and ``_interpret_xml``, which reads the
+``/api/opportunity/version/{3,4}/do/{operation}`` and ``read_v3_answer``, which reads the
 answer: HTTP statuses and bodies that a later attempt may not meet are retried (which
 ones, ``errors`` decides), a stale token is an ``AuthenticationError``, and the XML is
 parsed exactly once, in ``envelope``. The settings are checked by
@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Self
+from typing import Final, Self
 from urllib.parse import quote
 
 import httpx
@@ -27,7 +27,7 @@ from sources.pardot.auth import Credentials, PardotAuth
 from sources.pardot.caller import ApiCaller
 from sources.pardot.config import ClientSettings
 from sources.pardot.constants import OPPORTUNITY_PATH, QUERY_OUTPUTS
-from sources.pardot.envelope import parse_document
+from sources.pardot.envelope import read_answer
 from sources.pardot.errors import (
     AuthenticationError,
     DailyLimitError,
@@ -40,6 +40,10 @@ from sources.pardot.errors import (
 from sources.pardot.meter import RequestMeter
 from sources.pardot.params import form_fields, positive_id, query_params
 from sources.pardot.retry import Retryable, RetryPolicy, retry_after
+
+_ASK_FOR_XML: Final = {"format": "xml"}
+"""In the query of every request, whatever the method: XML is Pardot's default, but some
+endpoints answer JSON unless asked."""
 
 
 class PardotClient:
@@ -259,41 +263,71 @@ class PardotClient:
             return OPPORTUNITY_PATH.format(version=version, operation=operation) + suffix
 
         def interpret(response: httpx.Response, shown: str) -> etree._Element | None:
-            return self._interpret_xml(operation, response, shown, empty_ok)
-
-        return self._caller.call(route, operation, method, params, interpret)
-
-    def _interpret_xml(
-        self, operation: str, response: httpx.Response, shown: str, empty_ok: bool
-    ) -> etree._Element | None:
-        """Pardot's v3/v4 answer: the ``<rsp>`` root of ``stat="ok"``, or the error."""
-        status = response.status_code
-        if is_retried_status(status):
-            raise Retryable(f"HTTP {status}", retry_after(response), None)
-        if PardotAuth.is_token_rejection(response):
-            # The auth flow already refreshed and replayed once where it could.
-            raise AuthenticationError(self.auth.rejection_message(operation), code=184)
-        content = response.content
-        if empty_ok and status in (200, 204) and not content.strip():
-            return None
-        try:
-            return parse_document(
-                content,
+            return read_v3_answer(
+                response,
+                shown,
                 operation=operation,
-                http_status=status,
-                content_type=response.headers.get("content-type"),
-                url=shown,
+                empty_ok=empty_ok,
+                auth=self.auth,
+                requests_made=lambda: self.request_count,
             )
-        except DailyLimitError as exc:
-            raise DailyLimitError(exc.reason, self.request_count) from None
-        except PardotError as exc:
-            if not is_retried(exc):
-                raise
-            # A body error that counts its attempts when they run out; the rest as is.
-            final = None if isinstance(exc, TransientError) else exc
-            reason = exc.reason if isinstance(exc, MalformedResponseError) else None
-            code = getattr(exc, "code", None)
-            raise Retryable(reason or f"Pardot error {code}", retry_after(response), final) from exc
+
+        return self._caller.call(route, operation, method, params, interpret, query=_ASK_FOR_XML)
+
+
+def read_v3_answer(
+    response: httpx.Response,
+    shown: str,
+    *,
+    operation: str,
+    empty_ok: bool,
+    auth: PardotAuth,
+    requests_made: Callable[[], int],
+) -> etree._Element | None:
+    """Pardot's v3/v4 answer: the ``<rsp>`` root of ``stat="ok"``, or the error.
+
+    The body decides, whatever the HTTP status: Pardot's error code in it (XML, or JSON
+    where Pardot answers JSON anyway) is classified by ``errors``, so a daily limit at
+    HTTP 429 is the daily limit. The status decides only when the body is no Pardot
+    answer: then 429 and 5xx are retried.
+
+    Args:
+        response: the answer.
+        shown: the redacted URL, for messages.
+        operation: the operation, for messages.
+        empty_ok: an empty 200/204 is a success (delete, undelete): None.
+        auth: the flow that already refreshed the token where it could.
+        requests_made: the client's request count, for the daily limit's message.
+    """
+    status = response.status_code
+    if PardotAuth.is_token_rejection(response):
+        raise AuthenticationError(auth.rejection_message(operation), code=184)
+    content = response.content
+    if empty_ok and status in (200, 204) and not content.strip():
+        return None
+    try:
+        return read_answer(
+            content,
+            operation=operation,
+            http_status=status,
+            content_type=response.headers.get("content-type"),
+            url=shown,
+        )
+    except DailyLimitError as exc:
+        raise DailyLimitError(exc.reason, requests_made()) from None
+    except MalformedResponseError as exc:
+        if is_retried_status(status):  # no answer in the body: the status says retry
+            raise Retryable(f"HTTP {status}", retry_after(response), None) from exc
+        if not exc.retriable:
+            raise
+        raise Retryable(exc.reason, retry_after(response), exc) from exc
+    except PardotError as exc:
+        if not is_retried(exc):
+            raise
+        # A body error that counts its attempts when they run out; the rest as is.
+        final = None if isinstance(exc, TransientError) else exc
+        code = getattr(exc, "code", None)
+        raise Retryable(f"Pardot error {code}", retry_after(response), final) from exc
 
 
 def _child(root: etree._Element | None, tag: str, operation: str) -> etree._Element:

@@ -10,6 +10,7 @@ lxml parser objects must not be shared between threads, so each thread gets its 
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from typing import Final
@@ -24,8 +25,11 @@ from sources.pardot.errors import (
     shorten,
 )
 
-_TOKEN_ERROR: Final = re.compile(rb"<err\s[^>]*code\s*=\s*[\"']184[\"']")
-_TOKEN_ERROR_SCAN: Final = 2048
+_ERROR_CODE: Final = re.compile(
+    rb"<err\s[^>]*code\s*=\s*[\"'](\d+)[\"']"  # XML
+    rb"|\"err_code\"\s*:\s*\"?(\d+)"  # JSON
+)
+_ERROR_SCAN: Final = 2048
 """A 184 error body is tiny; scanning its head is enough and keeps big pages cheap."""
 _DOCTYPE_MARKERS: Final = tuple(
     marker
@@ -63,16 +67,22 @@ def _parser() -> etree.XMLParser:
     return parser
 
 
-def looks_like_token_error(content: bytes) -> bool:
-    """Tell cheaply whether a body is Pardot's error 184 (access token invalid or expired).
+def error_code_in(content: bytes) -> int | None:
+    """Cheaply, the Pardot error code a body holds (XML or JSON), if it holds one.
 
     Args:
-        content: the response body.
-
-    Returns:
-        True if the head of the body holds ``<err code="184">``.
+        content: the response body; only its head is scanned (an error body is tiny).
     """
-    return _TOKEN_ERROR.search(content[:_TOKEN_ERROR_SCAN]) is not None
+    match = _ERROR_CODE.search(content[:_ERROR_SCAN])
+    if match is None:
+        return None
+    return int(match.group(1) or match.group(2))
+
+
+def looks_like_token_error(content: bytes) -> bool:
+    """Tell cheaply whether a body is Pardot's error 184 (access token invalid or expired),
+    in XML or in JSON."""
+    return error_code_in(content) == 184
 
 
 def _has_doctype(content: bytes) -> bool:
@@ -80,6 +90,97 @@ def _has_doctype(content: bytes) -> bool:
     end = content.find(b"<rsp")
     prolog = content if end < 0 else content[:end]
     return any(marker in prolog for marker in _DOCTYPE_MARKERS)
+
+
+def read_answer(
+    content: bytes,
+    *,
+    operation: str,
+    http_status: int,
+    content_type: str | None = None,
+    url: str = "",
+) -> etree._Element:
+    """The ``<rsp>`` root of Pardot's answer, whatever the HTTP status said.
+
+    The body decides: a Pardot error in it, XML or JSON (some endpoints answer JSON
+    although XML was asked for), is raised as the exception its code maps to; a JSON
+    success is refused with a clear message, since the connector reads XML only.
+
+    Raises:
+        MalformedResponseError: the body is not a Pardot answer (see ``parse_document``),
+            or it is a JSON success.
+        PardotError: the class that ``error_for_code`` gives Pardot's error code.
+    """
+    if _looks_like_json(content, content_type):
+        raise _json_answer(
+            content,
+            operation=operation,
+            http_status=http_status,
+            content_type=content_type,
+            url=url,
+        )
+    return parse_document(
+        content, operation=operation, http_status=http_status, content_type=content_type, url=url
+    )
+
+
+def _looks_like_json(content: bytes, content_type: str | None) -> bool:
+    if content_type and "json" in content_type.lower():
+        return True
+    return content.lstrip()[:1] in (b"{", b"[")
+
+
+def _json_answer(
+    content: bytes, *, operation: str, http_status: int, content_type: str | None, url: str
+) -> PardotError:
+    """The error a JSON answer stands for: Pardot's, by its code, exactly as in XML."""
+
+    def malformed(reason: str, *, retriable: bool) -> MalformedResponseError:
+        return MalformedResponseError(
+            reason,
+            operation=operation,
+            http_status=http_status,
+            content_type=content_type,
+            retriable=retriable,
+        )
+
+    try:
+        document = json.loads(content)
+    except ValueError:  # the text is never quoted: it may hold anything
+        return malformed(
+            "not well-formed or truncated JSON", retriable=is_retried_unreadable(http_status)
+        )
+    attributes = document.get("@attributes") if isinstance(document, dict) else None
+    stat = attributes.get("stat") if isinstance(attributes, dict) else None
+    if stat == "ok":
+        return malformed(
+            "Pardot answered JSON although XML was asked for (format=xml); the connector "
+            "reads XML only",
+            retriable=False,
+        )
+    raw_code = attributes.get("err_code") if isinstance(attributes, dict) else None
+    code = _json_code(raw_code)
+    if stat != "fail" or code is None:
+        return malformed("a JSON body that is not a Pardot answer", retriable=False)
+    text = document.get("err")
+    message = " ".join(str(part) for part in text) if isinstance(text, list) else str(text or "")
+    return error_for_code(
+        code,
+        message.strip() or "(no message)",
+        operation=operation,
+        url=url,
+        http_status=http_status,
+    )
+
+
+def _json_code(raw: object) -> int | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and raw.strip().isdigit():
+        return int(raw)
+    return None
 
 
 def parse_document(

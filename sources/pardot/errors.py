@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Final, Literal
 from urllib.parse import urlsplit
 
-from sources.pardot.constants import SANDBOX_BASE_URL
+from sources.pardot.codes import CODES as PARDOT_CODES
+from sources.pardot.codes import HINTS, Kind
 
 MAX_MESSAGE_CHARS: Final = 300
 """Pardot's own error texts are short; anything longer is cut, never echoed whole."""
@@ -49,26 +50,46 @@ class PardotApiError(PardotError):
         operation: the operation that failed, e.g. ``query``.
         url: the request URL, redacted to path and parameter names.
         http_status: the HTTP status of the response, if there was one.
+        hint: what a person must change, for codes that need one (``codes.HINTS``).
     """
 
     def __init__(
-        self, code: int, message: str, *, operation: str, url: str, http_status: int | None
+        self,
+        code: int,
+        message: str,
+        *,
+        operation: str,
+        url: str,
+        http_status: int | None,
+        hint: str | None = None,
     ) -> None:
         self.code = code
         self.message = message
         self.operation = operation
         self.url = url
         self.http_status = http_status
+        self.hint = hint
         status = f", HTTP {http_status}" if http_status is not None else ""
-        super().__init__(f"{operation}: Pardot error {code}: {message} ({url}{status})")
+        text = f"Pardot error {code}: {message}"
+        if hint:
+            text = f"{hint} ({text})"
+        super().__init__(f"{operation}: {text} ({url}{status})")
 
 
 class ConcurrencyLimitError(PardotApiError):
     """Error 66: more than five requests in flight for the account; retried by the client."""
 
 
-class VersionMismatchError(PardotApiError):
-    """Errors 88/89: the business unit needs the other API version."""
+class VersionMismatchError(PardotApiError, ConfigurationError):
+    """Errors 88/89: the business unit needs the other API version.
+
+    The client switches once by itself; raised to its callers, ``api_version`` needs
+    setting (a configuration error, exit 2)."""
+
+
+class AccountSettingError(PardotApiError, ConfigurationError):
+    """An administrator must change a setting of the account (e.g. allow this machine's IP
+    address): a configuration error (exit 2) whose message names what to change."""
 
 
 class NotFoundError(PardotApiError):
@@ -171,32 +192,6 @@ class DataError(PardotError):
         super().__init__(f"opportunity {opportunity_id}: field {field!r} value {shown!r}: {reason}")
 
 
-_AUTH_HINTS: Final[dict[int, str]] = {
-    1: "invalid API key or user key (legacy auth): configure OAuth credentials instead",
-    15: "login failed (legacy auth): configure OAuth credentials instead",
-    46: "the API user lacks permissions: grant it access to opportunities in Pardot",
-    49: "access denied: check the user is SSO-enabled for Pardot and the connected app "
-    "has the pardot_api scope",
-    76: "API access is disabled for this account: ask the Pardot admin to enable it",
-    126: "invalid authentication mechanism: use OAuth (access_token, refresh_token or "
-    "password flow)",
-    131: "the account is locked after failed logins: unlock it in Salesforce",
-    181: "a required header is missing: check business_unit_id is set",
-    182: "invalid header value: check business_unit_id (18 characters, starting 0Uv)",
-    184: "access token rejected (184): refresh it or configure "
-    "client_id/client_secret/refresh_token",
-    196: "invalid authentication mechanism: use OAuth (access_token, refresh_token or "
-    "password flow)",
-    199: "api_key authentication is no longer supported: configure OAuth credentials",
-    201: "business unit id not found or inactive: check business_unit_id and whether "
-    f"base_url should be the sandbox host {SANDBOX_BASE_URL}",
-}
-_INVALID_REQUEST_CODES: Final = (
-    *(2, 3, 4, 5, 7, 8, 13, 16, 17, 19, 20, 21, 22, 23, 36, 38),
-    *(40, 41, 42, 43, 44, 50, 60, 192, 10000),
-)
-
-
 @dataclass(frozen=True)
 class CodeRule:
     """What one Pardot error code means: the exception it becomes, and whether a later
@@ -206,21 +201,25 @@ class CodeRule:
     retried: bool = False
 
 
-CODES: Final[dict[int, CodeRule]] = {
-    **dict.fromkeys(_AUTH_HINTS, CodeRule(AuthenticationError)),
-    122: CodeRule(DailyLimitError),
-    66: CodeRule(ConcurrencyLimitError, retried=True),
-    **dict.fromkeys((183, 202, 214), CodeRule(TransientError, retried=True)),
-    **dict.fromkeys((88, 89), CodeRule(VersionMismatchError)),
-    35: CodeRule(NotFoundError),
-    **dict.fromkeys((37, 59), CodeRule(WriteNotAllowedError)),
-    **dict.fromkeys(_INVALID_REQUEST_CODES, CodeRule(InvalidRequestError)),
+_RULES: Final[dict[Kind, CodeRule]] = {
+    Kind.CREDENTIALS: CodeRule(AuthenticationError),
+    Kind.ACCOUNT_SETTING: CodeRule(AccountSettingError),
+    Kind.DAILY_LIMIT: CodeRule(DailyLimitError),
+    Kind.CONCURRENCY: CodeRule(ConcurrencyLimitError, retried=True),
+    Kind.TRANSIENT: CodeRule(TransientError, retried=True),
+    Kind.VERSION: CodeRule(VersionMismatchError),
+    Kind.NOT_FOUND: CodeRule(NotFoundError),
+    Kind.WRITE_REFUSED: CodeRule(WriteNotAllowedError),
+    Kind.INVALID_REQUEST: CodeRule(InvalidRequestError),
 }
-"""Every Pardot error code the connector treats deliberately; any other code is a
-``PardotApiError`` that is not retried. The one place that decides retries by code."""
-AUTH_CODES: Final = frozenset(_AUTH_HINTS)
+"""Each kind of code (``codes.Kind``) as the run acts on it."""
+CODES: Final[dict[int, CodeRule]] = {code: _RULES[kind] for code, (_, kind) in PARDOT_CODES.items()}
+"""Every documented Pardot error code; any other code is a ``PardotApiError`` that is not
+retried. The one place that decides retries by code."""
+AUTH_CODES: Final = frozenset(
+    code for code, (_, kind) in PARDOT_CODES.items() if kind is Kind.CREDENTIALS
+)
 RETRIED_CODES: Final = frozenset(code for code, rule in CODES.items() if rule.retried)
-"""Concurrency (66), internal error (183), rate (202) and timeout (214)."""
 
 
 def is_retried_status(status: int) -> bool:
@@ -290,7 +289,7 @@ def error_for_code(
     safe_url = redact_url(url)
     rule = CODES.get(code, CodeRule(PardotApiError))
     if rule.error is AuthenticationError:
-        return AuthenticationError(f"{operation}: {_AUTH_HINTS[code]} (Pardot: {text})", code=code)
+        return AuthenticationError(f"{operation}: {HINTS[code]} (Pardot: {text})", code=code)
     if rule.error is DailyLimitError:
         return DailyLimitError("api", 0)
     if rule.error is TransientError:
@@ -298,4 +297,6 @@ def error_for_code(
             f"{operation}: Pardot error {code}: {text} ({safe_url})", operation=operation, code=code
         )
     assert issubclass(rule.error, PardotApiError)
-    return rule.error(code, text, operation=operation, url=safe_url, http_status=http_status)
+    return rule.error(
+        code, text, operation=operation, url=safe_url, http_status=http_status, hint=HINTS.get(code)
+    )

@@ -37,6 +37,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0)
     serve.add_argument("--api-version", type=int, choices=(3, 4), default=3)
     serve.add_argument("--daily-limit", type=int, default=None)
+    serve.add_argument(
+        "--daily-limit-status", type=int, default=200, help="HTTP status of error 122"
+    )
+    serve.add_argument(
+        "--json-errors", action="store_true", help="error bodies in JSON even if XML is asked"
+    )
+    serve.add_argument(
+        "--ip-not-allowed", action="store_true", help="answer every API request with error 53"
+    )
     serve.add_argument("--concurrency-limit", type=int, default=5)
     serve.add_argument("--token-error-status", type=int, choices=(400, 401), default=401)
     serve.add_argument("--token-lifetime", type=float, default=7200.0)
@@ -74,6 +83,9 @@ def _serve(args: argparse.Namespace) -> int:
         id_jump=args.id_jump,
         api_version=args.api_version,
         daily_limit=args.daily_limit,
+        daily_limit_status=args.daily_limit_status,
+        json_errors=args.json_errors,
+        ip_allowlisted=not args.ip_not_allowed,
         concurrency_limit=args.concurrency_limit,
         token_error_status=args.token_error_status,
         token_lifetime_seconds=args.token_lifetime,

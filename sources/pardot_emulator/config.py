@@ -34,6 +34,14 @@ class EmulatorConfig:
     query_includes_activities: bool = True
     crm_connector: bool = False
     daily_limit: int | None = None
+    daily_limit_status: int = 200
+    """The HTTP status that comes with error 122 (Pardot's v3/v4 send 200; some answers
+    have been seen with 429 or 503)."""
+    json_errors: bool = False
+    """Error bodies are JSON even when XML is asked for, as some Pardot endpoints answer."""
+    ip_allowlisted: bool = True
+    """False: every API request is refused with error 53, as when the API user may only
+    connect from allowed IP addresses and this machine's is not one."""
     concurrency_limit: int = 5
     status_case: Literal["lower", "capitalized"] = "lower"
     emit_empty_closed_at: bool = True

@@ -29,6 +29,7 @@ MESSAGES: Final[dict[int, str]] = {
     42: "Invalid opportunity value",
     43: "Invalid opportunity value range specified",
     44: "The provided prospect_id and prospect_email parameters do not match",
+    53: "Client IP address/location must be activated before accessing API",
     59: "A CRM connector was detected",
     60: "Invalid HTTP request method",
     66: "You have exceeded your concurrent request limit. Please wait, before trying again",

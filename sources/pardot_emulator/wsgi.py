@@ -118,16 +118,17 @@ def _faulted(
         headers = [("Retry-After", "1")] if decision.retry_after else []
         return Response(decision.status, decision.body, HTML_TYPE, headers)
     as_json = request.params.get("format", "").strip().lower() == "json"
+    errors_json = as_json or emu.config.json_errors
     if token:
         time.sleep(decision.latency)
         response = _token(emu, environ, request)
     elif not emu.gate.enter():
-        return _error(66, None, as_json)
+        return _error(66, None, errors_json)
     else:
         try:
             time.sleep(decision.latency)
             if decision.kind == "burst_66":
-                return _error(66, None, as_json)
+                return _error(66, None, errors_json)
             response = _api(emu, request, version, as_json)
         finally:
             emu.gate.leave()
@@ -159,36 +160,39 @@ def _api(
 ) -> Response:
     config = emu.config
     operation = request.operation or ""
+    errors_json = as_json or config.json_errors
     if request.method not in ("GET", "POST") and not (
         request.method == "DELETE" and operation == "delete"
     ):
-        return _error(60, None, as_json)
+        return _error(60, None, errors_json)
     authorization = request.headers.get("authorization", "")
     business_unit = request.headers.get("pardot-business-unit-id", "")
     if not authorization.strip() or not business_unit.strip():
-        return _error(181, None, as_json, status=400)
+        return _error(181, None, errors_json, status=400)
     if business_unit.strip() != config.business_unit_id:
         return _error(
-            201, f"Business Unit {business_unit.strip()} not found or inactive", as_json, 400
+            201, f"Business Unit {business_unit.strip()} not found or inactive", errors_json, 400
         )
     scheme, _, bearer = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not emu.tokens.valid(bearer.strip()):
-        return _error(184, None, as_json, status=config.token_error_status)
+        return _error(184, None, errors_json, status=config.token_error_status)
     if version is None and request.params.get("version", "").strip():
-        return _error(22, None, as_json)
+        return _error(22, None, errors_json)
     effective = version or config.api_version
     if effective not in (3, 4):
-        return _error(22, None, as_json)
+        return _error(22, None, errors_json)
     if effective == 3 and config.api_version == 4:
-        return _error(88, None, as_json)
+        return _error(88, None, errors_json)
     if effective == 4 and config.api_version == 3:
-        return _error(89, None, as_json)
+        return _error(89, None, errors_json)
+    if not config.ip_allowlisted:
+        return _error(53, None, errors_json)
     if not emu.daily.take(emu.time.local_date(emu.clock.now())):
-        return _error(122, None, as_json)
+        return _error(122, None, errors_json, status=config.daily_limit_status)
     try:
         body = emu.api.handle(operation, request.params, effective, as_json)
     except ApiError as err:
-        return _error(err.code, err.message, as_json, param=err.param)
+        return _error(err.code, err.message, errors_json, param=err.param)
     if body is None:
         return Response(200, b"")
     return Response(200, body, JSON_TYPE if as_json else XML_TYPE)

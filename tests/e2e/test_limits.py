@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.runner import EXIT_DAILY_LIMIT
+from pipelines.runner import EXIT_CONFIG, EXIT_DAILY_LIMIT
 from sources.pardot_emulator import EmulatorConfig
 
 from .conftest import Harness, start_harness
@@ -88,3 +88,50 @@ def test_a_deletion_is_found_by_a_sweep_resumed_across_days(limited: Harness) ->
     assert finished.exit_code == 0, finished.message
     assert finished.deleted == 2
     assert_matches_ground_truth(limited.warehouse(), limited.emulator, deleted={ids[0], ids[-1]})
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_daily_limit_at_http_429_or_503_stops_cleanly_and_the_next_day_is_exact(
+    isolated_environment: Path, status: int
+) -> None:
+    """The body (error 122, here in JSON) decides, not the status: exit 75 at once, not
+    a transient failure retried into exit 1."""
+    config = EmulatorConfig(
+        opportunities=1000,
+        seed=12,
+        daily_limit=3,
+        daily_limit_status=status,
+        json_errors=True,
+        realtime_clock=False,
+    )
+    for harness in start_harness(isolated_environment, config):
+        total = live(harness)
+        first = harness.run()
+        assert first.exit_code == EXIT_DAILY_LIMIT, first.message
+        assert harness.emulator.request_count("query") == 4, "the fourth met the limit, once"
+        assert harness.warehouse().count("opportunities") == 600
+
+        harness.emulator.advance_clock(days=1)
+        resumed = harness.run()
+        assert resumed.exit_code == 0, resumed.message
+        assert resumed.opportunities == total - 600
+        assert_matches_ground_truth(harness.warehouse(), harness.emulator)
+
+
+@pytest.mark.parametrize("json_errors", [False, True], ids=["xml", "json"])
+def test_a_setting_only_an_administrator_can_change_exits_2_before_any_data(
+    isolated_environment: Path, json_errors: bool
+) -> None:
+    config = EmulatorConfig(
+        opportunities=300, seed=5, ip_allowlisted=False, json_errors=json_errors
+    )
+    for harness in start_harness(isolated_environment, config):
+        summary = harness.run()
+        assert summary.exit_code == EXIT_CONFIG
+        assert summary.outcome == "config_error"
+        assert "allowed IP addresses" in (summary.message or "")
+        assert harness.emulator.request_count("query") == 1, "not retried"
+        loaded = harness.warehouse().query(
+            "select count(*) from information_schema.tables where table_name = 'opportunities'"
+        )
+        assert loaded == [(0,)], "no data loaded"

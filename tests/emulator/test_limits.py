@@ -52,3 +52,24 @@ def test_daily_limit_and_reset_at_local_midnight() -> None:
     assert token.status_code == 400  # the token endpoint is not counted or limited
     emu.advance_clock(days=1)
     assert [err_code(call(c, "query", limit=1)) for _ in range(4)] == [None, None, None, 122]
+
+
+def test_the_daily_limit_can_come_with_http_429_and_in_json() -> None:
+    emu = make(opportunities=5, daily_limit=1, daily_limit_status=429, json_errors=True)
+    c = client_for(emu)
+    path = "/api/opportunity/version/3/do/query"
+    assert c.get(path, params={"limit": 1, "format": "xml"}).status_code == 200
+    answer = c.get(path, params={"limit": 1, "format": "xml"})
+    assert answer.status_code == 429
+    assert answer.headers["content-type"].startswith("application/json")
+    assert answer.json()["@attributes"] == {"stat": "fail", "version": 1, "err_code": 122}
+
+
+def test_a_machine_whose_ip_is_not_allowed_gets_53_on_every_request() -> None:
+    emu = make(opportunities=5, ip_allowlisted=False)
+    c = client_for(emu)
+    for op in ("query", "read/id/1"):
+        answer = c.get(f"/api/opportunity/version/3/do/{op}")
+        assert answer.status_code == 200
+        assert err_code(xml(answer)) == 53
+    assert emu.daily.used(emu.time.local_date(emu.clock.now())) == 0, "not counted"

@@ -75,8 +75,8 @@ def test_query_sends_get_with_params(
         "limit": "200",
         "output": "bulk",
         "created_after": "2024-01-01 00:00:00",
+        "format": "xml",  # asked for on every request: some endpoints answer JSON otherwise
     }
-    assert "format" not in request.url.params
     assert request.content == b""
 
 
@@ -87,7 +87,7 @@ def test_read(make_client: ClientFactory, pardot_api: FakePardot, version: int) 
     (request,) = pardot_api.api_requests
     assert request.method == "GET"
     assert request.url.path == path(version, "read/id/1234")
-    assert dict(request.url.params) == {"output": "simple"}
+    assert dict(request.url.params) == {"output": "simple", "format": "xml"}
 
 
 @pytest.mark.parametrize("version", [3, 4])
@@ -100,7 +100,7 @@ def test_update_posts_a_form_and_none_clears(
     (request,) = pardot_api.api_requests
     assert request.method == "POST"
     assert request.url.path == path(version, "update/id/27")
-    assert request.url.query == b""
+    assert request.url.query == b"format=xml"  # the form holds the fields
     assert request.headers["content-type"] == "application/x-www-form-urlencoded"
     assert pardot_api.form() == {
         "name": "Large Opportunity",
@@ -144,7 +144,8 @@ def test_create_by_email(make_client: ClientFactory, pardot_api: FakePardot, ver
     (request,) = pardot_api.api_requests
     assert request.method == "POST"
     assert (
-        request.url.raw_path == path(version, "create/prospect_email/jdoe%2Bx@company.com").encode()
+        request.url.raw_path
+        == path(version, "create/prospect_email/jdoe%2Bx@company.com?format=xml").encode()
     )
     assert pardot_api.form() == {
         "name": "Large Customer Opportunity",
@@ -243,7 +244,8 @@ def test_query_accepts_every_seed_param(make_client: ClientFactory, pardot_api: 
         "output": "mobile",
     }
     make_client().query(**params)
-    assert dict(pardot_api.api_requests[0].url.params) == {k: str(v) for k, v in params.items()}
+    sent = {k: str(v) for k, v in params.items()} | {"format": "xml"}
+    assert dict(pardot_api.api_requests[0].url.params) == sent
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import pytest
 from sources.pardot.errors import (
     AUTH_CODES,
     RETRIED_CODES,
+    AccountSettingError,
     AuthenticationError,
     ConcurrencyLimitError,
     DailyLimitError,
@@ -29,8 +30,8 @@ from sources.pardot.errors import (
 URL = "https://pi.pardot.com/api/opportunity/version/3/do/query?limit=200&sort_by=id"
 
 INVALID_REQUEST_CODES = (
-    *(2, 3, 4, 5, 7, 8, 13, 16, 17, 19, 20, 21, 22, 23, 36, 38),
-    *(40, 41, 42, 43, 44, 50, 60, 192, 10000),
+    *(2, 3, 4, 5, 7, 8, 13, 16, 17, 19, 20, 21, 23, 36, 38),
+    *(40, 41, 42, 43, 44, 50, 60, 10000),
 )
 
 
@@ -65,6 +66,9 @@ def test_184_says_how_to_fix() -> None:
         pytest.param(88, VersionMismatchError, id="88-version"),
         pytest.param(89, VersionMismatchError, id="89-version"),
         pytest.param(35, NotFoundError, id="35-not-found"),
+        pytest.param(192, NotFoundError, id="192-not-found"),
+        pytest.param(22, AccountSettingError, id="22-api-version"),
+        pytest.param(53, AccountSettingError, id="53-ip-allowlist"),
         pytest.param(37, WriteNotAllowedError, id="37-sf-connector"),
         pytest.param(59, WriteNotAllowedError, id="59-crm-connector"),
         *(
