@@ -84,7 +84,7 @@ def _status(args: argparse.Namespace) -> int:
     from .status import pipeline_status, render
 
     status = pipeline_status(
-        destination=default_destination(args.destination),
+        destination=None if args.destination is None else default_destination(args.destination),
         dataset_name=args.dataset_name,
         pipeline_name=args.pipeline_name,
     )
@@ -130,8 +130,10 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser(
         "status", parents=[common], help="cursors, sweeps, last run and rows of a pipeline"
     )
-    status.add_argument("--destination", default="duckdb")
-    status.add_argument("--dataset-name", default="pardot")
+    status.add_argument(
+        "--destination", default=None, help="default: where the pipeline's last run loaded"
+    )
+    status.add_argument("--dataset-name", default=None, help="default: the last run's")
     status.add_argument("--pipeline-name", default="pardot")
     status.add_argument("--json", action="store_true", help="one line of JSON")
     demo = commands.add_parser(

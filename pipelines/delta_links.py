@@ -10,14 +10,14 @@ opportunity's current links are exactly the link rows loaded with it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
+import dlt
 import duckdb
 
-LOAD_ID_SETTING: Final = "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID"
+LOAD_ID_SETTING: Final = "normalize.parquet_normalizer.add_dlt_load_id"
 
 KEPT_LINKS: Final = """
 with stale as (
@@ -35,16 +35,13 @@ opportunity keeps the links it had when last read, as on the SQL destinations.""
 
 @contextmanager
 def stamped_loads() -> Iterator[None]:
-    """Make dlt add ``_dlt_load_id`` to Arrow rows during this block (off by default)."""
-    before = os.environ.get(LOAD_ID_SETTING)
-    os.environ[LOAD_ID_SETTING] = "true"
-    try:
+    """Make dlt add ``_dlt_load_id`` to Arrow rows during this block (off by default).
+
+    Through dlt's own scoped configuration, which restores the setting on exit; the
+    process environment (seen by every library and child process) is left alone.
+    """
+    with dlt.config.values({LOAD_ID_SETTING: True}):
         yield
-    finally:
-        if before is None:
-            del os.environ[LOAD_ID_SETTING]
-        else:
-            os.environ[LOAD_ID_SETTING] = before
 
 
 def reconcile_links(pipeline: Any) -> int:

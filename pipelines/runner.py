@@ -170,11 +170,35 @@ def _remember(pipeline: dlt.Pipeline, summary: RunSummary) -> None:
         "requests": summary.requests,
         "opportunities": summary.opportunities,
         "message": summary.message,
+        "destination": destination_record(pipeline),
     }
     try:
         pipeline.set_local_state_val(LAST_RUN_KEY, record)
     except Exception:  # a status nicety must never fail a run
         logger.warning("could not record the last run in the pipeline's working folder")
+
+
+def destination_record(pipeline: dlt.Pipeline) -> dict[str, Any]:
+    """Where ``pipeline`` loads, so that ``status`` finds the same place: the destination's
+    name, the dataset, and a DuckDB file's path (its credentials are never kept)."""
+    destination = pipeline.destination
+    credentials = destination.config_params.get("credentials") if destination else None
+    database = getattr(credentials, "database", None)
+    is_duckdb = destination is not None and destination.destination_name == "duckdb"
+    return {
+        "name": destination.destination_name if destination else None,
+        "dataset": pipeline.dataset_name,
+        "duckdb_file": str(database) if is_duckdb and isinstance(database, str) else None,
+    }
+
+
+def destination_from(record: dict[str, Any] | None) -> Any:
+    """The destination a ``destination_record`` names (None: it names none)."""
+    if not record or not record.get("name"):
+        return None
+    if record.get("duckdb_file"):
+        return duckdb_file(record["duckdb_file"])
+    return record["name"]
 
 
 def default_destination(name: str) -> Any:

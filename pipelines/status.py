@@ -11,22 +11,37 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dlt
 
-from sources.pardot import TABLES_BY_NAME, SyncState, sync_state
+from sources.pardot import PARDOT_TIMESTAMP_FORMAT, TABLES_BY_NAME, SyncState, sync_state
 
-from .runner import LAST_RUN_KEY
+from .runner import LAST_RUN_KEY, default_destination, destination_from
 
 
 def pipeline_status(
     *,
-    destination: Any,
-    dataset_name: str = "pardot",
+    destination: Any = None,
+    dataset_name: str | None = None,
     pipeline_name: str = "pardot",
     pipelines_dir: str | None = None,
 ) -> dict[str, Any]:
-    """The status of one pipeline as a JSON-ready dictionary (see README, Status)."""
+    """The status of one pipeline as a JSON-ready dictionary (see README, Status).
+
+    Args:
+        destination: where to look; by default where the pipeline's last run in this
+            working folder loaded (the demo's DuckDB file, say), else the default.
+        dataset_name: by default the last run's, else ``pardot``.
+        pipeline_name: the pipeline (its working folder keeps its state and last run).
+        pipelines_dir: dlt's pipelines folder; None for dlt's default.
+    """
+    if destination is None or dataset_name is None:
+        loaded_to = _last_destination(pipeline_name, pipelines_dir)
+        if destination is None:
+            destination = destination_from(loaded_to) or default_destination("duckdb")
+        if dataset_name is None:
+            dataset_name = (loaded_to or {}).get("dataset") or "pardot"
     pipeline = dlt.pipeline(
         pipeline_name=pipeline_name,
         destination=destination,
@@ -49,7 +64,7 @@ def pipeline_status(
         "dataset": dataset_name,
         "destination": pipeline.destination.destination_name if pipeline.destination else None,
         "state_restored_from_destination": restored_from_destination,
-        "cursor": {"last_id": state.last_id, "last_created_at": state.last_created_at},
+        "cursor": _cursor(state),
         "sweeps": {"full": _iso(full), "recent": _iso(recent)},
         "unfinished_sweep": _unfinished_sweep(state),
         "known_live_ids": len(state.known_ids),
@@ -57,6 +72,38 @@ def pipeline_status(
         "last_run": _last_run(pipeline),
         "rows": _row_counts(pipeline),
     }
+
+
+def _last_destination(pipeline_name: str, pipelines_dir: str | None) -> dict[str, Any] | None:
+    """Where the last run in the pipeline's working folder loaded, as the runner noted."""
+    pipeline = dlt.pipeline(
+        pipeline_name=pipeline_name,
+        pipelines_dir=pipelines_dir,  # type: ignore[arg-type]  # None = dlt's default
+    )
+    try:
+        record = pipeline.get_local_state_val(LAST_RUN_KEY)
+    except (KeyError, TypeError):
+        return None
+    loaded_to = record.get("destination") if isinstance(record, dict) else None
+    return loaded_to if isinstance(loaded_to, dict) else None
+
+
+def _cursor(state: SyncState) -> dict[str, Any]:
+    """The new-opportunities cursor, its ``created_at`` with the zone it is in.
+
+    Pardot renders ``created_at`` in the API user's local time without a zone; the run
+    keeps the zone with the cursor, so it is shown as ISO 8601 with its offset. A state
+    written before the zone was kept shows the raw value, zone unknown.
+    """
+    raw, zone = state.last_created_at, state.cursor_timezone
+    shown = raw
+    if raw and zone:
+        try:
+            local = datetime.strptime(raw, PARDOT_TIMESTAMP_FORMAT).replace(tzinfo=ZoneInfo(zone))
+            shown = local.isoformat()
+        except (ValueError, KeyError):
+            shown = raw
+    return {"last_id": state.last_id, "last_created_at": shown, "timezone": zone}
 
 
 def _last_run(pipeline: dlt.Pipeline) -> dict[str, Any] | None:
@@ -123,7 +170,8 @@ def render(status: dict[str, Any]) -> str:
     lines = [
         f"pipeline {status['pipeline']} → {status['destination']}, dataset {status['dataset']}",
         f"  new opportunities cursor: id {cursor['last_id'] or '-'}, "
-        f"created_at {cursor['last_created_at'] or '-'}",
+        f"created_at {cursor['last_created_at'] or '-'}"
+        + (f" ({cursor['timezone']})" if cursor.get("timezone") else ""),
         f"  last full sweep:          {sweeps['full'] or 'never'}",
         f"  last recent sweep:        {sweeps['recent'] or 'never'}",
         f"  unfinished sweep:         {_unfinished(status['unfinished_sweep'])}",

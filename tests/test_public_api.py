@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 PUBLIC = {
     "DEFAULT_CHECKPOINT_EVERY",
+    "PARDOT_TIMESTAMP_FORMAT",
     "SOURCE_NAME",
     "TABLES_BY_NAME",
     "AuthenticationError",

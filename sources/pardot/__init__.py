@@ -39,6 +39,7 @@ from .constants import (
     DEFAULT_API_VERSION,
     DEFAULT_BASE_URL,
     DEFAULT_TOKEN_URL,
+    PARDOT_TIMESTAMP_FORMAT,
 )
 from .errors import AuthenticationError, ConfigurationError, DailyLimitError, PardotError
 from .loaded import read_loaded_rows
@@ -49,6 +50,7 @@ from .sync import sync_opportunities
 
 __all__ = [
     "DEFAULT_CHECKPOINT_EVERY",
+    "PARDOT_TIMESTAMP_FORMAT",
     "SOURCE_NAME",
     "TABLES_BY_NAME",
     "AuthenticationError",

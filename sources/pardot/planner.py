@@ -75,13 +75,22 @@ class SyncState:
         """``created_at`` of that opportunity, exactly as Pardot rendered it."""
         return self._cursor().get("last_created_at")
 
-    def advance(self, last_id: int | None, last_created_at: str | None) -> None:
-        """Move the cursor forward to ``last_id``; never backwards."""
+    @property
+    def cursor_timezone(self) -> str | None:
+        """The zone ``last_created_at`` is in (the API user's); None in older states."""
+        return self._cursor().get("timezone")
+
+    def advance(
+        self, last_id: int | None, last_created_at: str | None, *, timezone: str | None = None
+    ) -> None:
+        """Move the cursor forward to ``last_id``; never backwards. ``timezone``: the zone
+        Pardot rendered ``last_created_at`` in, kept so the cursor can be shown with it."""
         if last_id is None or (self.last_id is not None and last_id <= self.last_id):
             return
         self.state["new_opportunities"] = {
             "last_id": last_id,
             "last_created_at": last_created_at,
+            "timezone": timezone,
         }
 
     def _cursor(self) -> dict[str, Any]:

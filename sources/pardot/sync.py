@@ -145,7 +145,7 @@ def sync_opportunities(
                     yield from _checkpoint(run, early=due == "early")
         yield from _flush(run)
         if run.top is not None:
-            run.state.advance(*run.top)
+            run.state.advance(*run.top, timezone=settings.timezone)
         if scan.kind == "full":
             yield from _deletes(run, scan, read_loaded)
         run.state.finish_sweep(scan)
@@ -284,7 +284,8 @@ def _flush(run: _Run) -> Iterator[tuple[str, pa.Table]]:
         run.top = run.pending_top
     run.pending_top = None
     if run.ranges.in_id_order and run.top is not None:
-        run.state.advance(*run.top)  # else the cursor moves when the scan completes
+        # else the cursor moves when the scan completes
+        run.state.advance(*run.top, timezone=run.settings.timezone)
 
 
 def _count_rows(report: SyncReport, name: str, table: pa.Table) -> None:

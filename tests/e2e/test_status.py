@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import dlt
+import duckdb
 import pytest
 
 from pipelines.cli import main
@@ -73,3 +76,34 @@ def test_cli_status_restores_state_from_the_destination(
     text = capsys.readouterr().out
     assert f"id {expected['cursor']['last_id']}" in text
     assert "opportunities" in text and "last full sweep" in text
+
+
+def test_status_of_the_demo_finds_the_demo_s_own_database_and_shows_the_zone(
+    isolated_environment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo loads its own DuckDB file; status looks there, not in the default file."""
+    database = isolated_environment / "elsewhere" / "demo.duckdb"
+    database.parent.mkdir()
+    assert main(["demo", "--opportunities", "300", "--database", str(database)]) == 0
+    capsys.readouterr()
+
+    assert main(["status", "--pipeline-name", "pardot_demo", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    with duckdb.connect(str(database), read_only=True) as con:
+        loaded = {
+            table: con.execute(f"select count(*) from pardot.{table}").fetchone()[0]  # type: ignore[index]
+            for table in ("opportunities", "campaigns", "prospects", "visitor_activities")
+        }
+    assert loaded["opportunities"] > 0
+    assert {table: status["rows"][table] for table in loaded} == loaded
+    assert not (isolated_environment / "pardot_sync.duckdb").exists(), "not the default file"
+
+    cursor = status["cursor"]
+    assert cursor["timezone"] == "America/New_York"  # the emulator's API user
+    created = datetime.fromisoformat(cursor["last_created_at"])
+    assert created.utcoffset() in (timedelta(hours=-5), timedelta(hours=-4))
+
+    assert main(["status", "--pipeline-name", "pardot_demo"]) == 0
+    text = capsys.readouterr().out
+    assert "(America/New_York)" in text
+    assert f"{loaded['opportunities']:,}" in text
