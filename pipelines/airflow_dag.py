@@ -163,6 +163,9 @@ def build_pardot_dag(
             pipeline_name=pipeline_name,
             destination=destination if destination is not None else default_destination("duckdb"),
             dataset_name=dataset_name,
+            # The task's log shows the extract (the source's pages, opportunities and
+            # requests) beside dlt's normalize and load, every 30 s and at each step's end.
+            progress=dlt.progress.log(log_period=30.0, logger=logger),
         )
         task = PardotTask(pipeline, source_options)
         (operator,) = group.add_run(pipeline, task.source, decompose="none")

@@ -186,6 +186,8 @@ def test_the_dag_loads_ground_truth_then_an_incremental_run_costs_one_request(
     warehouse = harness.warehouse()
     assert_matches_ground_truth(warehouse, harness.emulator)
     assert first.summary["opportunities"] == warehouse.count("opportunities")
+    # dlt's log collector, which its Airflow helper installs, shows the source's counters
+    assert "Pardot opportunities" in first.output, first.output
     assert warehouse.count("current_opportunities") == len(warehouse.ids()), "views created"
     assert not list((harness.root / "airflow_tmp").glob("dlt_*/pipelines/*")), (
         "the helper wipes the pipeline's working folder after the run"

@@ -33,13 +33,17 @@ def assets(harness: Harness, **overrides: object):  # type: ignore[no-untyped-de
     )
 
 
-def test_materialising_the_asset_loads_ground_truth_and_views(harness: Harness) -> None:
+def test_materialising_the_asset_loads_ground_truth_and_views(
+    harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
     from dagster import materialize
 
     from pipelines.dagster_defs import RESOURCES
 
     result = materialize([assets(harness)], resources=RESOURCES)
     assert result.success
+    # the step's output shows the source's counters beside dlt's steps (dlt's log collector)
+    assert "Pardot opportunities" in capsys.readouterr().out
     keys = {m.asset_key.to_user_string() for m in result.asset_materializations_for_node("pardot")}
     assert keys == {"dlt_pardot_opportunities"}
     assert_matches_ground_truth(harness.warehouse(), harness.emulator)
