@@ -4,7 +4,7 @@ A scan reads ``do/query`` sorted by id ascending, moving ``id_greater_than`` to 
 id of each page (never ``offset``, whose pages shift when rows are added or deleted) and
 stopping on a short page, or when ``total_results`` says the page held everything.
 
-Against the real API a request takes hundreds of milliseconds, so a large scan is split
+A request spends most of its time waiting for Pardot's answer, so a large scan is split
 after its first page (which alone decides whether there is more: a run with nothing new
 costs one request). That page says how many rows follow (``total_results``) and how
 densely its ids lie, which gives an estimate of the largest id (without
@@ -13,7 +13,7 @@ densely its ids lie, which gives an estimate of the largest id (without
 ``max_concurrency`` workers take ranges from a queue (``ranges.RangeQueue``). A worker
 that runs out of ranges cuts the one with the most rows left in two and reads the upper
 half, so ids spread unevenly (or a wrong estimate) do not leave workers idle while one
-reads a dense range alone. Each range costs ceil(rows/200) requests; the split costs at
+reads a dense range alone. Each range costs ceil(rows/limit) requests; the split costs at
 most one short page per range (a cut, one more), and no round trip of its own.
 
 Workers only fetch: as soon as a page is parsed and its last id known, they ask for the
@@ -58,8 +58,8 @@ AHEAD_PER_WORKER: Final = 4
 the caller works on a batch, few enough that a stopped run wastes only a handful."""
 AHEAD_WHILE_PAUSED: Final = 12
 """Pages each worker may fetch ahead while the caller is paused for a load that should
-hide behind the requests in flight: at 200 ms a request, a few seconds of answers. With
-too few, the workers stall in each pause and the checkpoint is no longer free."""
+hide behind the requests in flight: room for the answers that arrive during the load.
+With too few, the workers stall in each pause and the checkpoint is no longer free."""
 
 
 def most_requests_ahead(workers: int) -> int:
@@ -281,8 +281,8 @@ def _read_range(
 
 
 def _flattened(page: Fetched, flatten: Flatten) -> Fetched:
-    """The page with its lines. Its tree (about 3 MB for 200 full opportunities) is let
-    go then: of it the caller only reads ``total_results``, so queued pages stay small."""
+    """The page with its lines. Its tree, far larger than the lines, is let go then: of
+    it the caller only reads ``total_results``, so queued pages stay small."""
     flat = flatten(page.result)
     if isinstance(flat, Declined):
         return dataclasses.replace(page, declined=flat.reason)
