@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ),
     ("HTTP", {"params", "auth", "retry", "meter", "caller", "client"}),
     ("what a run reads", {"planner", "checkpoints", "ranges"}),
-    ("paging", {"fetch"}),
+    ("paging", {"lookahead", "fetch"}),
     ("the run", {"deletes", "report", "sync"}),
     ("the warehouse", {"loaded"}),
     ("dlt", {"__init__"}),

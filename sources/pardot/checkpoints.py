@@ -13,7 +13,7 @@ A run checkpoints for two reasons:
 
 Early checkpoints shorten the run's tail (the load left after the last answer). They are
 free only if the fetch threads do not stall during the pause, so the caller widens how
-far they may fetch ahead while it is paused (``fetch.AHEAD_WHILE_PAUSED``). A run bound
+far they may fetch ahead while it is paused (``lookahead.AHEAD_WHILE_PAUSED``). A run bound
 by CPU has no idle core to hide a load behind: there, the rule on CPU time keeps it to
 the ``every`` checkpoints.
 

@@ -4,7 +4,7 @@ A scan reads ``do/query`` sorted by id ascending, moving ``id_greater_than`` to 
 id of each page (never ``offset``, whose pages shift when rows are added or deleted) and
 stopping on a short page, or when ``total_results`` says the page held everything.
 
-Against the real API a request takes hundreds of milliseconds, so a large scan is split
+A request spends most of its time waiting for Pardot's answer, so a large scan is split
 after its first page (which alone decides whether there is more: a run with nothing new
 costs one request). That page says how many rows follow (``total_results``) and how
 densely its ids lie, which gives an estimate of the largest id (without
@@ -13,7 +13,7 @@ densely its ids lie, which gives an estimate of the largest id (without
 ``max_concurrency`` workers take ranges from a queue (``ranges.RangeQueue``). A worker
 that runs out of ranges cuts the one with the most rows left in two and reads the upper
 half, so ids spread unevenly (or a wrong estimate) do not leave workers idle while one
-reads a dense range alone. Each range costs ceil(rows/200) requests; the split costs at
+reads a dense range alone. Each range costs ceil(rows/limit) requests; the split costs at
 most one short page per range (a cut, one more), and no round trip of its own.
 
 Workers only fetch: as soon as a page is parsed and its last id known, they ask for the
@@ -43,6 +43,7 @@ from lxml import etree
 from .client import PardotClient
 from .errors import PardotError
 from .flatten import Declined, FlatPage
+from .lookahead import Lookahead
 from .ranges import IdRange, PageFacts, RangeQueue, is_last_page
 
 Flatten = Callable[[etree._Element], FlatPage | Declined | None]
@@ -53,73 +54,6 @@ MAX_PAGES: Final = 1_000_000
 PAGES_PER_RANGE: Final = 100
 """A split aims at ranges of about this many pages: more ranges balance better, but
 each may end on a short page (one request of overhead)."""
-AHEAD_PER_WORKER: Final = 4
-"""Pages each worker may fetch ahead of the caller: enough to keep requests flowing while
-the caller works on a batch, few enough that a stopped run wastes only a handful."""
-AHEAD_WHILE_PAUSED: Final = 12
-"""Pages each worker may fetch ahead while the caller is paused for a load that should
-hide behind the requests in flight: at 200 ms a request, a few seconds of answers. With
-too few, the workers stall in each pause and the checkpoint is no longer free."""
-
-
-def most_requests_ahead(workers: int) -> int:
-    """Requests a scan may have made beyond the pages its caller has taken, outside a
-    pause: the pages queued, plus the one each worker holds while the queue is full."""
-    return (AHEAD_PER_WORKER + 1) * workers
-
-
-class Lookahead:
-    """How many fetched pages a scan's workers may hold ahead of its caller.
-
-    Few, normally (see ``AHEAD_PER_WORKER``). The caller widens it while it pauses for a
-    load that the requests in flight should hide, so that the workers do not stall, and
-    narrows it after: pages then queue up only where they arrive slowly, so the queue's
-    memory stays small.
-    """
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self._limit = AHEAD_PER_WORKER * workers
-        self._held = 0
-        self._changed = threading.Condition()
-
-    @property
-    def most_while_paused(self) -> int:
-        """Pages the workers may fetch while the caller is paused, before they stall."""
-        return (AHEAD_WHILE_PAUSED + 1) * self.workers
-
-    def widen(self) -> None:
-        """The caller pauses for a load: let the workers fetch further ahead."""
-        self._set_limit(AHEAD_WHILE_PAUSED * self.workers)
-
-    def narrow(self) -> None:
-        """The caller goes on: back to the usual few pages ahead."""
-        self._set_limit(AHEAD_PER_WORKER * self.workers)
-
-    def _set_limit(self, limit: int) -> None:
-        with self._changed:
-            self._limit = limit
-            self._changed.notify_all()
-
-    def hold(self, stop: threading.Event) -> bool:
-        """A worker waits for room for one more page; False once the scan stops."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._held < self._limit or stop.is_set())
-            if stop.is_set():
-                return False
-            self._held += 1
-            return True
-
-    def release(self) -> None:
-        """The caller took a page: room for one more."""
-        with self._changed:
-            self._held -= 1
-            self._changed.notify()
-
-    def wake(self) -> None:
-        """Let workers waiting for room see that the scan stopped."""
-        with self._changed:
-            self._changed.notify_all()
 
 
 @dataclass(frozen=True)
@@ -281,8 +215,8 @@ def _read_range(
 
 
 def _flattened(page: Fetched, flatten: Flatten) -> Fetched:
-    """The page with its lines. Its tree (about 3 MB for 200 full opportunities) is let
-    go then: of it the caller only reads ``total_results``, so queued pages stay small."""
+    """The page with its lines. Its tree, far larger than the lines, is let go then: of
+    it the caller only reads ``total_results``, so queued pages stay small."""
     flat = flatten(page.result)
     if isinstance(flat, Declined):
         return dataclasses.replace(page, declined=flat.reason)

@@ -1,8 +1,8 @@
 """What a run reads: new opportunities only, a recent-window sweep, or a full sweep.
 
-Pardot's v3/v4 opportunity query cannot filter on ``updated_at``, so the only
-way to see changes is to read opportunities again. Each run makes exactly one keyset
-scan by id ascending:
+Pardot's v3/v4 opportunity query cannot filter on ``updated_at``, so the only way to see
+changes is to read opportunities again. Each run makes exactly one keyset scan by id
+ascending:
 
 * ``full``: every opportunity (from ``start_date`` if set). Finds changes to any
   opportunity, and deletes: an id loaded before that the sweep no longer returns.

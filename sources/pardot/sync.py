@@ -43,8 +43,9 @@ from .client import PardotClient
 from .config import SyncSettings
 from .deletes import ReadLoaded, hard_deletes, marked_deleted
 from .errors import DailyLimitError, DataError, NotFoundError, PardotError
-from .fetch import Fetched, Lookahead, fetch_pages
+from .fetch import Fetched, fetch_pages
 from .flatten import flatten_or_decline
+from .lookahead import Lookahead
 from .parsing import OpportunityBatch
 from .planner import Scan, SyncState, local_day, plan_scan
 from .ranges import RangeQueue

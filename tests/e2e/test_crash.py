@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from sources.pardot.fetch import most_requests_ahead
+from sources.pardot.lookahead import most_requests_ahead
 from sources.pardot_emulator import EmulatorConfig
 
 from .conftest import Harness, start_harness

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.runner import EXIT_FAILED
-from sources.pardot.fetch import most_requests_ahead
+from sources.pardot.lookahead import most_requests_ahead
 from sources.pardot_emulator import EmulatorConfig
 from sources.pardot_emulator.faults import html_page
 from tests.e2e.conftest import Harness

@@ -17,8 +17,9 @@ from lxml import etree
 
 from sources.pardot.auth import Credentials
 from sources.pardot.client import PardotClient
-from sources.pardot.fetch import Fetched, Lookahead, fetch_pages, most_requests_ahead
+from sources.pardot.fetch import Fetched, fetch_pages
 from sources.pardot.flatten import FlatPage, flatten_page
+from sources.pardot.lookahead import Lookahead, most_requests_ahead
 from sources.pardot.ranges import IdRange, RangeQueue
 from sources.pardot_emulator import EmulatorConfig, PardotEmulator
 
