@@ -131,9 +131,11 @@ def _last_run(pipeline: dlt.Pipeline) -> dict[str, Any] | None:
 
 def _row_counts(pipeline: dlt.Pipeline) -> dict[str, int | None]:
     """Rows per table in the destination; None where the table or the reader is missing."""
-    tables = [name for name in TABLES_BY_NAME if name in pipeline.default_schema.tables]
     counts: dict[str, int | None] = dict.fromkeys(TABLES_BY_NAME)
-    if not tables or pipeline.destination is None:
+    if pipeline.default_schema_name is None or pipeline.destination is None:
+        return counts  # never ran here, and nothing to restore: no schema to look in
+    tables = [name for name in TABLES_BY_NAME if name in pipeline.default_schema.tables]
+    if not tables:
         return counts
     try:
         with pipeline.sql_client() as client:

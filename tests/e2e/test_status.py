@@ -107,3 +107,12 @@ def test_status_of_the_demo_finds_the_demo_s_own_database_and_shows_the_zone(
     text = capsys.readouterr().out
     assert "(America/New_York)" in text
     assert f"{loaded['opportunities']:,}" in text
+
+
+def test_status_of_a_pipeline_that_never_ran_shows_nothing_and_does_not_crash(
+    isolated_environment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(status["rows"].values()) == {None}
+    assert status["cursor"]["last_id"] is None and status["last_run"] is None
