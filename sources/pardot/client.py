@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Final, Self
 from urllib.parse import quote
@@ -38,6 +39,7 @@ from sources.pardot.errors import (
     is_retried_status,
 )
 from sources.pardot.meter import RequestMeter
+from sources.pardot.native import NativePage, read_page, unknown_element
 from sources.pardot.params import form_fields, positive_id, query_params
 from sources.pardot.retry import Retryable, RetryPolicy, retry_after
 
@@ -156,6 +158,32 @@ class PardotClient:
         root = self._call("query", "GET", "", query_params(params))
         return _child(root, "result", "query")
 
+    def query_page(self, **params: str | int) -> NativePage | DeclinedPage:
+        """Run ``do/query``: its page as the native reader reads it, or where the reader
+        declines it (see ``native``), its ``<result>`` element and why.
+
+        Raises:
+            ValueError: an unknown parameter name or an out-of-range value (nothing sent).
+        """
+
+        def interpret(response: httpx.Response, shown: str) -> NativePage | DeclinedPage:
+            reason = "not a plain page of results"
+            if response.status_code == 200:
+                page = read_page(response.content)
+                if isinstance(page, NativePage):
+                    return page
+                reason = page.reason
+            root = self._read_answer(response, shown, "query", empty_ok=False)
+            result = _child(root, "result", "query")
+            unknown = unknown_element(result)
+            if unknown is not None:
+                reason = f"an element the native reader does not know ({unknown})"
+            return DeclinedPage(result, reason)
+
+        return self._caller.call(
+            _route("query", ""), "query", "GET", query_params(params), interpret, query=_ASK_FOR_XML
+        )
+
     def read(self, opportunity_id: int, *, output: str = "full") -> etree._Element:
         """Run ``do/read/id/{id}`` and return the ``<opportunity>`` element.
 
@@ -259,20 +287,43 @@ class PardotClient:
     ) -> etree._Element | None:
         """An Opportunity operation: its v3/v4 path, answered in Pardot's XML envelope."""
 
-        def route(version: int) -> str:
-            return OPPORTUNITY_PATH.format(version=version, operation=operation) + suffix
-
         def interpret(response: httpx.Response, shown: str) -> etree._Element | None:
-            return read_v3_answer(
-                response,
-                shown,
-                operation=operation,
-                empty_ok=empty_ok,
-                auth=self.auth,
-                requests_made=lambda: self.request_count,
-            )
+            return self._read_answer(response, shown, operation, empty_ok=empty_ok)
 
-        return self._caller.call(route, operation, method, params, interpret, query=_ASK_FOR_XML)
+        return self._caller.call(
+            _route(operation, suffix), operation, method, params, interpret, query=_ASK_FOR_XML
+        )
+
+    def _read_answer(
+        self, response: httpx.Response, shown: str, operation: str, *, empty_ok: bool
+    ) -> etree._Element | None:
+        return read_v3_answer(
+            response,
+            shown,
+            operation=operation,
+            empty_ok=empty_ok,
+            auth=self.auth,
+            requests_made=lambda: self.request_count,
+        )
+
+
+@dataclass(frozen=True)
+class DeclinedPage:
+    """A query page the native reader declined: parsed by ``envelope``, for ``walk``."""
+
+    result: etree._Element
+    """The ``<result>`` element."""
+    reason: str
+    """Why the reader declined it, for the log."""
+
+
+def _route(operation: str, suffix: str) -> Callable[[int], str]:
+    """The path of an Opportunity operation, by API version."""
+
+    def route(version: int) -> str:
+        return OPPORTUNITY_PATH.format(version=version, operation=operation) + suffix
+
+    return route
 
 
 def read_v3_answer(

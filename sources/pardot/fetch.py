@@ -16,38 +16,32 @@ half, so ids spread unevenly (or a wrong estimate) do not leave workers idle whi
 reads a dense range alone. Each range costs ceil(rows/limit) requests; the split costs at
 most one short page per range (a cut, one more), and no round trip of its own.
 
-Workers only fetch: as soon as a page is parsed and its last id known, they ask for the
-next one, and hand the page to a small pool (one thread per core) that flattens it with
-the given ``flatten`` function: lxml parses and libxslt transforms with the GIL released,
-so pages are prepared side by side on every core while the next requests are in flight.
-Even with one worker, fetching runs in its own thread, so the caller's work on a page
-never delays the next request. The caller gathers pages into its batch in one thread.
-Pages come back in any order across ranges, in order within a range, each labelled with
-its range.
+Each worker reads the pages it fetches (``client.query_page``: the native reader, which
+releases the GIL, or the hardened parser where the reader declines a page), so pages are
+read side by side on every core while other requests are in flight; as soon as a page's
+last id is known, the worker asks for the next one. Even with one worker, fetching runs
+in its own thread, so the caller's work on a page never delays the next request. The
+caller gathers pages into its batch in one thread. Pages come back in any order across
+ranges, in order within a range, each labelled with its range.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import queue
 import threading
-from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Final
 
+import pyarrow.compute as pc
 from lxml import etree
 
-from .client import PardotClient
+from .client import DeclinedPage, PardotClient
 from .errors import PardotError
-from .flatten import Declined, FlatPage
 from .lookahead import Lookahead
-from .ranges import IdRange, PageFacts, RangeQueue, is_last_page
-
-Flatten = Callable[[etree._Element], FlatPage | Declined | None]
-"""Flattens a page in the pool: its lines, or why not (None: no reason given)."""
+from .native import NativePage
+from .ranges import IdRange, Page, PageFacts, RangeQueue, is_last_page
 
 MAX_PAGES: Final = 1_000_000
 """Hard cap of one range's pages: 200 million opportunities, far beyond any account."""
@@ -63,14 +57,34 @@ class Fetched:
     range_index: int
     after: int | None
     """The ``id_greater_than`` this page was asked with."""
-    result: etree._Element
+    page: NativePage | DeclinedPage
+    """Read by the native reader, or declined by it (then ``walk`` reads the tree)."""
     last_id: int | None
     finished: bool
     """This page ended its range."""
-    flat: FlatPage | None = None
-    """The page flattened off the requests' path, if asked and if it could be."""
-    declined: str | None = None
-    """Why the fast path declined the page, if it did: the general walk reads it."""
+
+
+def as_page(page: NativePage | DeclinedPage) -> Page:
+    """A query page as ``ranges.RangeQueue`` reads it."""
+    return _ReadPage(page) if isinstance(page, NativePage) else _TreePage(page.result)
+
+
+class _ReadPage:
+    """A page of the native reader as ``ranges.RangeQueue`` reads it."""
+
+    def __init__(self, page: NativePage) -> None:
+        self.page = page
+
+    def facts(self) -> PageFacts:
+        ids, total = self.page.id_array, self.page.total_results
+        if not len(ids):
+            return PageFacts(0, None, None, total)
+        return PageFacts(len(ids), ids[0].as_py(), ids[-1].as_py(), total)
+
+    def trim(self, hi: int) -> bool:
+        """Drop the opportunities from id ``hi`` on; whether there were any."""
+        kept = pc.sum(pc.less(self.page.id_array, hi)).as_py() or 0
+        return self.page.keep_first(kept)
 
 
 class _TreePage:
@@ -109,13 +123,15 @@ def _id_of(opportunity: etree._Element) -> int:
         raise PardotError(f"page with a non-integer id ({found!r})") from None
 
 
-def _query(client: PardotClient, params: dict[str, str | int], span: IdRange) -> etree._Element:
+def _query(
+    client: PardotClient, params: dict[str, str | int], span: IdRange
+) -> NativePage | DeclinedPage:
     query = dict(params)
     if span.lo is not None:
         query["id_greater_than"] = span.lo
     if span.hi is not None:
         query["id_less_than"] = span.hi
-    return client.query(**query)
+    return client.query_page(**query)
 
 
 def fetch_pages(
@@ -124,7 +140,6 @@ def fetch_pages(
     work: RangeQueue,
     *,
     workers: int,
-    flatten: Flatten | None = None,
     lookahead: Lookahead | None = None,
 ) -> Generator[Fetched, None, None]:
     """Page through the ranges of ``work``; yield every page, labelled with its range.
@@ -138,14 +153,13 @@ def fetch_pages(
         params: query parameters shared by every request (sort, output, filters).
         work: the scan's id ranges; the caller notes there what it took.
         workers: requests in flight at most.
-        flatten: applied to each page in a pool thread, off the requests' path.
         lookahead: how far the workers may fetch ahead; the caller's, to widen it.
     """
     spans = work.spans
     if len(spans) == 1 and workers > 1:
         span = spans[0]
         first = _query(client, params, span)
-        facts = _TreePage(first).facts()
+        facts = as_page(first).facts()
         finished = is_last_page(facts, work.page_size)
         if not finished and facts.last_id is not None:
             rest = IdRange(facts.last_id, span.hi)
@@ -160,12 +174,11 @@ def fetch_pages(
                     else _estimated_top(facts, total)
                 )
                 work.replace(_split(rest, top, pages, workers) or [rest], top=top)
-        page = Fetched(0, span.lo, first, facts.last_id, finished)
-        yield _flattened(page, flatten) if flatten else page
+        yield Fetched(0, span.lo, first, facts.last_id, finished)
         if finished:
             return
     ahead = lookahead or Lookahead(workers)
-    yield from _concurrent(client, params, work, workers, flatten, ahead)
+    yield from _concurrent(client, params, work, workers, ahead)
 
 
 def _estimated_top(first: PageFacts, total: int) -> int:
@@ -180,7 +193,7 @@ def _highest_id(client: PardotClient, params: dict[str, str | int], span: IdRang
     """The largest id in ``span`` (one request: sorted descending, one row)."""
     probe = dict(params, sort_order="descending", limit=1, output="bulk")
     probe.pop("id_greater_than", None)
-    return _TreePage(_query(client, probe, span)).facts().last_id
+    return as_page(_query(client, probe, span)).facts().last_id
 
 
 def _split(
@@ -206,31 +219,12 @@ def _read_range(
     """The pages of range ``index``, which may be cut (shortened) while it is read."""
     for _ in range(MAX_PAGES):
         asked = work.asking(index)
-        result = _query(client, params, asked)
-        finished, last_id = work.record(index, asked, _TreePage(result))
-        yield Fetched(index, asked.lo, result, last_id, finished)
+        page = _query(client, params, asked)
+        finished, last_id = work.record(index, asked, as_page(page))
+        yield Fetched(index, asked.lo, page, last_id, finished)
         if finished:
             return
     raise PardotError(f"stopped after {MAX_PAGES} pages: the id cursor never reached the end")
-
-
-def _flattened(page: Fetched, flatten: Flatten) -> Fetched:
-    """The page with its lines. Its tree, far larger than the lines, is let go then: of
-    it the caller only reads ``total_results``, so queued pages stay small."""
-    flat = flatten(page.result)
-    if isinstance(flat, Declined):
-        return dataclasses.replace(page, declined=flat.reason)
-    if flat is None:
-        return page
-    return dataclasses.replace(page, result=_total_only(page.result), flat=flat)
-
-
-def _total_only(result: etree._Element) -> etree._Element:
-    stub = etree.Element("result")
-    total = result.find("total_results")
-    if total is not None:
-        etree.SubElement(stub, "total_results").text = total.text
-    return stub
 
 
 def _concurrent(
@@ -238,19 +232,15 @@ def _concurrent(
     params: dict[str, str | int],
     work: RangeQueue,
     workers: int,
-    flatten: Flatten | None,
     ahead: Lookahead,
 ) -> Iterator[Fetched]:
     """Workers take ranges from ``work``; pages (or the first error) come back here.
 
-    A worker puts each page, or the future of its flattening, on one queue in the order
-    it fetched them, so the pages of a range come back in order. ``ahead`` bounds how
-    many pages wait there.
+    A worker puts each page on one queue in the order it fetched them, so the pages of a
+    range come back in order. ``ahead`` bounds how many pages wait there.
     """
-    done: queue.SimpleQueue[Fetched | Future[Fetched] | BaseException | None]
-    done = queue.SimpleQueue()
+    done: queue.SimpleQueue[Fetched | BaseException | None] = queue.SimpleQueue()
     stop = threading.Event()
-    preparing = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="pardot-flatten")
 
     def work_on() -> None:
         try:
@@ -261,7 +251,7 @@ def _concurrent(
                 for page in _read_range(client, params, work, index):
                     if not ahead.hold(stop):
                         return
-                    done.put(preparing.submit(_flattened, page, flatten) if flatten else page)
+                    done.put(page)
                     if stop.is_set():  # before asking for the next page
                         return
         except BaseException as exc:  # handed to the consumer, which raises it
@@ -285,11 +275,10 @@ def _concurrent(
                 raise item
             else:
                 ahead.release()
-                yield item.result() if isinstance(item, Future) else item
+                yield item
     finally:
         stop.set()
         work.close()
         ahead.wake()
         for thread in threads:
             thread.join()
-        preparing.shutdown(wait=True, cancel_futures=True)

@@ -1,13 +1,13 @@
 """Pages of opportunities -> typed Arrow tables, one per warehouse table, a batch at a time.
 
-The response bytes are parsed exactly once, by the hardened parser in ``envelope``. Pages
-accumulate in an ``OpportunityBatch`` until the caller builds them: a few thousand rows
-an Arrow table, so that dlt's per-item overhead vanishes. A page arrives one of two ways:
+Each response is parsed exactly once. Pages accumulate in an ``OpportunityBatch`` until
+the caller builds them: a few thousand rows an Arrow table, so that dlt's per-item
+overhead vanishes. A page arrives one of two ways:
 
-* flattened (``flatten``, in the flatten pool of ``fetch``): its lines are pivoted into
-  text columns (``pivot``) for the whole batch at once, in Arrow; the fast path;
-* as a tree, which ``walk`` reads element by element: for pages the fast path declines,
-  and for reads.
+* read by the native reader (``native``, in the fetch threads): its columns are put
+  together for the whole batch at once (``native.text_tables``); the fast path;
+* as a tree parsed by the hardened parser in ``envelope``, which ``walk`` reads element
+  by element: for pages the native reader declines, and for reads.
 
 Both give ``TextTables``, the one form in which the batch's rows are merged, set aside
 when an opportunity is rejected, and typed (``texttables``). A value that cannot be typed
@@ -30,8 +30,7 @@ from lxml import etree
 from .columns import typed_table
 from .constants import PARDOT_TIMESTAMP_FORMAT
 from .errors import DataError
-from .flatten import FlatPage
-from .pivot import pivot
+from .native import NativePage, text_tables
 from .schema import REJECTED_ROWS
 from .texttables import TextTables
 from .walk import Walked, WalkedRows, flatten_unknown_nesting, integer
@@ -74,8 +73,8 @@ class OpportunityBatch:
 
     def _reset(self) -> None:
         self._walked: list[TextTables] = []
-        self._flat: list[bytes] = []
-        """Lines of the fast-path pages: pivoted together, once a build."""
+        self._native: list[NativePage] = []
+        """Pages of the native reader: put together once a build."""
         self._count = 0
         self._rejected: list[dict[str, Any]] = []
         self._rejected_ids: set[int] = set()
@@ -84,28 +83,28 @@ class OpportunityBatch:
         """Number of opportunities gathered since the last build."""
         return self._count
 
-    def add_result(self, result: etree._Element, flat: FlatPage | None = None) -> PageInfo:
-        """Gather every ``<opportunity>`` of a query's ``<result>`` element.
+    def add_page(self, page: NativePage) -> PageInfo:
+        """Gather a query page read by the native reader."""
+        self._native.append(page)
+        self._count += len(page)
+        ids = page.ids
+        return PageInfo(
+            len(ids), ids, page.last_created_at, page.total_results, page.carries_activities
+        )
+
+    def add_result(self, result: etree._Element) -> PageInfo:
+        """Gather every ``<opportunity>`` of a query's ``<result>`` element, by the walk.
 
         A page goes in whole or not at all: when a bad row stops the run, none of the
         page's rows stay in the batch.
 
         Args:
             result: the ``<result>`` element.
-            flat: the same page flattened by ``flatten.flatten_page``, if it could be;
-                then the tree is not walked.
         """
         total = result.findtext("total_results")
         info = PageInfo()
         if total is not None:
             info.total_results = integer(total, "total_results")
-        if flat is not None:
-            self._flat.append(flat.lines)
-            self._count += len(flat.ids)
-            info.count, info.ids = len(flat.ids), flat.ids
-            info.last_created_at = flat.last_created_at
-            info.carries_activities = flat.carries_activities
-            return info
         flatten_unknown_nesting(result)
         rows = WalkedRows()
         for element in result.iterchildren("opportunity"):
@@ -147,8 +146,8 @@ class OpportunityBatch:
                 outside 0-100; names the opportunity and the field.
         """
         try:
-            flat = [TextTables(pivot(self._flat))] if self._flat else []
-            text = TextTables.concat([*self._walked, *flat])
+            native = [text_tables(self._native)] if self._native else []
+            text = TextTables.concat([*self._walked, *native])
             for _ in range(len(self) + 1):
                 try:
                     tables = text.without(self._rejected_ids).typed(self.timezone)

@@ -44,8 +44,8 @@ from .config import SyncSettings
 from .deletes import ReadLoaded, hard_deletes, marked_deleted
 from .errors import DailyLimitError, DataError, NotFoundError, PardotError
 from .fetch import Fetched, fetch_pages
-from .flatten import flatten_or_decline
 from .lookahead import Lookahead
+from .native import NativePage
 from .parsing import OpportunityBatch
 from .planner import Scan, SyncState, local_day, plan_scan
 from .ranges import RangeQueue
@@ -134,7 +134,6 @@ def sync_opportunities(
             _query_params(settings, scan),
             run.ranges,
             workers=settings.max_concurrency,
-            flatten=flatten_or_decline,
             lookahead=lookahead,
         )
         for fetched in _counted(pages, run.checkpoints):
@@ -234,9 +233,12 @@ def _query_params(settings: SyncSettings, scan: Scan) -> dict[str, str | int]:
 
 def _gather(run: _Run, fetched: Fetched) -> None:
     """Add one fetched page to the batch (in this thread) and note its progress."""
-    if fetched.declined is not None:
-        _walked_page(run.report, fetched.declined)
-    info = run.batch.add_result(fetched.result, fetched.flat)
+    page = fetched.page
+    if isinstance(page, NativePage):
+        info = run.batch.add_page(page)
+    else:
+        _walked_page(run.report, page.reason)
+        info = run.batch.add_result(page.result)
     run.ranges.gathered(fetched.range_index, fetched.after, info.ids, fetched.finished)
     settings = run.settings
     if settings.fetch_activities_by_read and info.ids and not info.carries_activities:
@@ -253,8 +255,8 @@ def _gather(run: _Run, fetched: Fetched) -> None:
 
 
 def _walked_page(report: SyncReport, reason: str) -> None:
-    """Count a page the fast path declined; say why the first time in a run, so that a new
-    element from Pardot does not move every page to the slower path unnoticed."""
+    """Count a page the native reader declined; say why the first time in a run, so that a
+    new element from Pardot does not move every page to the slower path unnoticed."""
     report.pages_walked += 1
     if report.pages_walked == 1:
         logger.warning(

@@ -20,21 +20,26 @@ from .conftest import ClientFactory, FakePardot, Reply
 
 
 @pytest.mark.parametrize("name", list(BAD_BODIES))
-@pytest.mark.parametrize("operation", ["query", "read"])
+@pytest.mark.parametrize("call", ["query", "query_page", "read"])
 def test_bad_body_is_refused_with_a_clear_error(
     make_client: ClientFactory,
     pardot_api: FakePardot,
     sleeps: list[float],
     name: str,
-    operation: str,
+    call: str,
 ) -> None:
+    """``query_page`` is how a sync reads pages: the native reader first, which must
+    refuse what the hardened parser refuses."""
+    operation = "read" if call == "read" else "query"
     bad: BadBody = BAD_BODIES[name]
     pardot_api.default = Reply(bad.status, bad.body, {"content-type": bad.content_type})
     client = make_client()
     started = time.monotonic()
     with pytest.raises(MalformedResponseError) as caught:
-        if operation == "query":
+        if call == "query":
             client.query(limit=10)
+        elif call == "query_page":
+            client.query_page(limit=10)
         else:
             client.read(7)
     error = caught.value

@@ -1,4 +1,4 @@
-"""A page the fast path declines is read by the walk, counted, and said once per run.
+"""A page the native reader declines is read by the walk, counted, and said once per run.
 
 A new element from Pardot moves its pages to the slower general walk; that must be seen
 (a warning, once, naming the element; ``pages_walked`` in the report), and the element
@@ -16,9 +16,8 @@ import pyarrow as pa
 import pytest
 
 from sources.pardot.auth import Credentials
-from sources.pardot.client import PardotClient
+from sources.pardot.client import DeclinedPage, PardotClient
 from sources.pardot.config import SyncSettings
-from sources.pardot.flatten import Declined, flatten_or_decline
 from sources.pardot.sync import CHECKPOINT, SyncReport, sync_opportunities
 from sources.pardot_emulator import EmulatorConfig, PardotEmulator
 
@@ -93,15 +92,29 @@ def test_a_run_whose_pages_all_take_the_fast_path_walks_none(
         ("<name>x</name>", "without an id"),
         ("<id>x7</id>", "not an integer"),
         ("<id>007</id>", "leading zeros"),
-        ("<id>7</id><forecast>x</forecast>", "<opportunity>/<forecast>"),
-        ("<id>7</id><prospects><prospect><id>1</id><x>1</x></prospect></prospects>", "<x>"),
-        ("<id>7</id><name>a\tb</name>", "tab"),
+        ("<id>7</id><name>a</name><name>b</name>", "sent twice (/rsp/result/opportunity/name)"),
+        ("<id>7</id><forecast>x</forecast>", "does not know (<opportunity>/<forecast>)"),
+        ("<id>7</id><prospects><prospect><id>1</id><x>1</x></prospect></prospects>",
+         "does not know (<prospect>/<x>)"),
+        ("<id>7</id><name><![CDATA[x]]></name>", "does not read exactly"),
+        ("<id>7</id><!-- note --><name>x</name>", "does not read exactly"),
+        ("<id>7</id><prospects/><campaign><id>1</id></campaign>", "does not read exactly"),
+        ('<id>7</id><name lang="en">x</name>', "does not read exactly"),
     ],
-)
-def test_the_fast_path_says_why_it_declines(opportunity: str, reason: str) -> None:
-    from lxml import etree
-
-    result = etree.fromstring(f"<result><opportunity>{opportunity}</opportunity></result>")
-    declined = flatten_or_decline(result)
-    assert isinstance(declined, Declined)
-    assert reason in declined.reason
+)  # fmt: skip
+def test_the_native_reader_says_why_it_declines(opportunity: str, reason: str) -> None:
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<rsp stat="ok" version="1.0"><result>'
+        f"<total_results>1</total_results><opportunity>{opportunity}</opportunity>"
+        "</result></rsp>"
+    ).encode()
+    client = PardotClient(
+        base_url="https://pi.pardot.test",
+        business_unit_id="0Uv000000000001AAA",
+        credentials=Credentials(access_token="token"),
+        http=httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(200, content=body))),
+    )
+    page = client.query_page(limit=200)
+    assert isinstance(page, DeclinedPage)
+    assert reason in page.reason
+    assert page.result.find("opportunity") is not None, "the walk gets the page's tree"

@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from lxml import etree
 
 from sources.pardot.auth import Credentials
 from sources.pardot.client import PardotClient
 from sources.pardot.fetch import Fetched, fetch_pages
-from sources.pardot.flatten import FlatPage, flatten_page
+from sources.pardot import native
+from sources.pardot.native import Declined, NativePage
 from sources.pardot.lookahead import Lookahead, most_requests_ahead
 from sources.pardot.ranges import IdRange, RangeQueue
 from sources.pardot_emulator import EmulatorConfig, PardotEmulator
@@ -75,55 +75,61 @@ def test_one_worker_asks_for_the_next_page_while_the_caller_still_holds_this_one
     # The caller has not asked for page 2, yet it is requested: fetching runs ahead.
     assert _eventually(lambda: emulator.request_count("query") >= 2)
     rest = list(pages)
-    ids = [
-        int(opportunity.findtext("id") or 0)
-        for page in [first, *rest]
-        for opportunity in page.result.iterchildren("opportunity")
-    ]
+    ids = [i for page in [first, *rest] for i in _ids(page)]
     assert ids == sorted(set(ids)), "one range, read in id order, each id once"
     assert len(ids) == _live(emulator)
 
 
-def test_pages_are_flattened_off_the_fetching_thread_and_come_back_in_range_order(
-    client: PardotClient, emulator: PardotEmulator
+def test_pages_are_read_in_the_fetching_threads_and_come_back_in_range_order(
+    client: PardotClient, emulator: PardotEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    flattened_in: set[str] = set()
+    read_in: set[str] = set()
+    real_read = native.read_page
 
-    def flatten(result: etree._Element) -> FlatPage | None:
-        flattened_in.add(threading.current_thread().name)
-        return flatten_page(result)
+    def read_page(content: bytes) -> NativePage | Declined:
+        read_in.add(threading.current_thread().name)
+        return real_read(content)
 
+    monkeypatch.setattr("sources.pardot.client.read_page", read_page)
     work = RangeQueue([IdRange(None, None)], page_size=50)
-    pages: list[Fetched] = list(fetch_pages(client, PARAMS, work, workers=4, flatten=flatten))
+    pages: list[Fetched] = list(fetch_pages(client, PARAMS, work, workers=4))
     ranges = work.spans
     assert len(ranges) > 1, "the scan was split into ranges"
-    assert all(page.flat is not None for page in pages)
-    # the first page is flattened by the caller; every other page in the pool
-    assert {name.split("_")[0] for name in flattened_in} <= {"MainThread", "pardot-flatten"}
-    assert any(name.startswith("pardot-flatten") for name in flattened_in)
+    read = [page.page for page in pages if isinstance(page.page, NativePage)]
+    assert len(read) == len(pages), "the native reader read every page"
+    # the first page is read by the caller; every other page by a fetch thread
+    assert {name.split("-")[0] for name in read_in} <= {"MainThread", "pardot"}
+    assert any(name.startswith("pardot-fetch") for name in read_in)
     for index in range(len(ranges)):
         of_range = [page for page in pages if page.range_index == index]
-        firsts = [page.flat.ids[0] for page in of_range if page.flat and page.flat.ids]
+        firsts = [_ids(page)[0] for page in of_range if _ids(page)]
         assert firsts == sorted(firsts), f"range {index} came back out of order"
         assert [page.finished for page in of_range][-1]
-    ids = [i for page in pages if page.flat for i in page.flat.ids]
+    ids = [i for page in pages for i in _ids(page)]
     assert sorted(ids) == sorted(set(ids))
     assert len(ids) == _live(emulator)
 
 
-def test_an_error_while_flattening_reaches_the_caller_and_stops_the_workers(
-    client: PardotClient, emulator: PardotEmulator
+def _ids(page: Fetched) -> list[int]:
+    assert isinstance(page.page, NativePage)
+    return page.page.ids
+
+
+def test_an_error_while_reading_reaches_the_caller_and_stops_the_workers(
+    client: PardotClient, emulator: PardotEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls = itertools.count(1)  # next() is atomic: pool threads flatten side by side
+    calls = itertools.count(1)  # next() is atomic: fetch threads read side by side
+    real_read = native.read_page
 
-    def flatten(result: etree._Element) -> FlatPage | None:
+    def read_page(content: bytes) -> NativePage | Declined:
         if next(calls) == 3:
-            raise RuntimeError("flatten broke")
-        return flatten_page(result)
+            raise RuntimeError("reader broke")
+        return real_read(content)
 
+    monkeypatch.setattr("sources.pardot.client.read_page", read_page)
     work = RangeQueue([IdRange(None, None)], page_size=50)
-    pages = fetch_pages(client, PARAMS, work, workers=4, flatten=flatten)
-    with pytest.raises(RuntimeError, match="flatten broke"):
+    pages = fetch_pages(client, PARAMS, work, workers=4)
+    with pytest.raises(RuntimeError, match="reader broke"):
         list(pages)
     settled = emulator.request_count("query")
     time.sleep(0.2)
@@ -146,5 +152,5 @@ def test_a_widened_lookahead_lets_the_workers_fetch_further_while_the_caller_pau
     lookahead.widen()  # the caller pauses for a load
     assert _eventually(lambda: emulator.request_count("query") == 1 + lookahead.most_while_paused)
     lookahead.narrow()
-    ids = [int(o.findtext("id") or 0) for p in pages for o in p.result.iterchildren("opportunity")]
+    ids = [i for p in pages for i in _ids(p)]
     assert len(ids) == _live(emulator) - 10 and ids == sorted(set(ids)), "nothing lost"

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from lxml import etree
 
 from sources.pardot import ranges as ranges_module
-from sources.pardot.fetch import Fetched, _estimated_top, _read_range, _split, _TreePage
+from sources.pardot.fetch import Fetched, _estimated_top, _read_range, _split, as_page
+from sources.pardot.native import NativePage, read_page, text_tables
 from sources.pardot.ranges import Cut, IdRange, RangeQueue
 
 PAGE = 50
@@ -21,21 +21,27 @@ PARAMS: dict[str, str | int] = {"sort_by": "id", "sort_order": "ascending", "lim
 
 
 class _Account:
-    """A stand-in for ``PardotClient.query``: ids ascending, as Pardot pages them."""
+    """A stand-in for ``PardotClient.query_page``: ids ascending, as Pardot pages them,
+    read by the native reader."""
 
     def __init__(self, ids: list[int]) -> None:
         self.ids = ids
         self.requests = 0
 
-    def query(self, **params: str | int) -> etree._Element:
+    def query_page(self, **params: str | int) -> NativePage:
         self.requests += 1
         lo, hi = params.get("id_greater_than"), params.get("id_less_than")
         rows = [i for i in self.ids if (lo is None or i > int(lo)) and (hi is None or i < int(hi))]
-        result = etree.Element("result")
-        etree.SubElement(result, "total_results").text = str(len(rows))
-        for i in rows[: int(params["limit"])]:
-            etree.SubElement(etree.SubElement(result, "opportunity"), "id").text = str(i)
-        return result
+        opportunities = "".join(
+            f"<opportunity><id>{i}</id></opportunity>" for i in rows[: int(params["limit"])]
+        )
+        body = (
+            f'<rsp stat="ok" version="1.0"><result><total_results>{len(rows)}</total_results>'
+            f"{opportunities}</result></rsp>"
+        )
+        page = read_page(body.encode())
+        assert isinstance(page, NativePage)
+        return page
 
 
 def _scan(
@@ -60,7 +66,8 @@ def _scan(
         for worker, pages in enumerate(reading):
             page = next(pages, None) if pages else None
             if page is not None:
-                ids += [int(o.findtext("id") or 0) for o in page.result.iter("opportunity")]
+                assert isinstance(page.page, NativePage)
+                ids += page.page.ids
             if page is None or page.finished:
                 reading[worker] = None
 
@@ -100,7 +107,7 @@ def test_ranges_cut_from_a_wrong_estimate_of_the_largest_id_are_rebalanced() -> 
     # first of the 4 ranges holds every row after it.
     ids = list(range(100, 20_001, 100)) + list(range(20_001, 21_801))
     account = _Account(ids)
-    first = _TreePage(account.query(**PARAMS)).facts()
+    first = as_page(account.query_page(**PARAMS)).facts()
     assert first.last_id == ids[PAGE - 1]
     top = _estimated_top(first, len(ids))
     assert top > 5 * ids[-1]
@@ -126,15 +133,16 @@ def test_a_page_asked_for_before_its_range_was_cut_is_trimmed_to_the_cut() -> No
     queue = RangeQueue([IdRange(0, None)], page_size=PAGE, top=200)
     index = queue.take()
     assert index == 0
-    query = account.query
+    query = account.query_page
 
-    def cut_while_in_flight(**params: str | int) -> etree._Element:
+    def cut_while_in_flight(**params: str | int) -> NativePage:
         result = query(**params)  # ids 1..50 are on their way back
         queue.cut_at(0, 30)  # another worker took the ids from 31 on
         return result
 
-    account.query = cut_while_in_flight  # type: ignore[method-assign]
+    account.query_page = cut_while_in_flight  # type: ignore[method-assign]
     page = next(_read_range(account, PARAMS, queue, 0))  # type: ignore[arg-type]
-    ids = [int(o.findtext("id") or 0) for o in page.result.iter("opportunity")]
-    assert ids == list(range(1, 31)), "only the ids still in the range"
+    assert isinstance(page.page, NativePage)
+    assert page.page.ids == list(range(1, 31)), "only the ids still in the range"
+    assert len(text_tables([page.page]).tables["opportunities"]) == 30
     assert page.finished and page.last_id == 30
