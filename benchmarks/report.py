@@ -60,6 +60,24 @@ def _over(a: float | None, b: float | None) -> float | None:
     return None if a is None or not b else a / b
 
 
+def cpu_per_opportunity(case: dict[str, Any] | None, key: str) -> float | None:
+    """CPU seconds per opportunity of a case, by one of its CPU figures, or None."""
+    if not case or case.get(key) is None or not case.get("opportunities"):
+        return None
+    return float(case[key]) / float(case["opportunities"])
+
+
+def _cpu_note(ours: dict[str, Any] | None, floor: dict[str, Any] | None) -> str:
+    """The same ratio for the extract alone and for the whole process."""
+    base = cpu_per_opportunity(floor, "cpu_run")
+    parts = []
+    for key, what in (("cpu_extract", "extract alone"), ("cpu_process", "whole process")):
+        value = _over(cpu_per_opportunity(ours, key), base)
+        if value is not None:
+            parts.append(f"{what} {value:.2f}")
+    return "run_sync's CPU, all threads; " + "; ".join(parts) if parts else ""
+
+
 def ratios(cases: dict[str, dict[str, Any]], served: int) -> list[Ratio]:
     """Every ratio of the issue, computed from the cases that ran."""
     ours = rate(cases.get("ours"))
@@ -71,6 +89,16 @@ def ratios(cases: dict[str, dict[str, Any]], served: int) -> list[Ratio]:
     small, big = cases.get("memory_small"), cases.get("memory_big")
     return [
         Ratio("ours_over_floor", _over(ours, rate(cases.get("floor"))), 0.5, True),
+        Ratio(
+            "cpu_per_opp_ours_over_floor",
+            _over(
+                cpu_per_opportunity(cases.get("ours"), "cpu_run"),
+                cpu_per_opportunity(cases.get("floor"), "cpu_run"),
+            ),
+            3.0,
+            False,
+            _cpu_note(cases.get("ours"), cases.get("floor")),
+        ),
         Ratio("ours_over_naive", _over(ours, rate(cases.get("naive"))), 10.0, True),
         Ratio(
             "concurrency_5_over_1_at_200ms",
@@ -127,6 +155,8 @@ COLUMNS = (
     ("normalize", ".2f", 9),
     ("load", ".2f", 6),
     ("packages", "", 8),
+    ("cpu_run", ".2f", 7),
+    ("cpu_extract", ".2f", 11),
     ("startup", ".2f", 7),
     ("imports", ".2f", 7),
     ("peak_rss_mb", ",.0f", 11),

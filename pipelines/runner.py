@@ -60,7 +60,7 @@ class RunSummary:
     scan: str = ""
     pages: int = 0
     pages_walked: int = 0
-    """Pages the fast path declined and the slower general walk read."""
+    """Pages the native reader declined and the slower general walk read."""
     opportunities: int = 0
     deleted: int = 0
     checkpoints: int = 0

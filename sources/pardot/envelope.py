@@ -1,10 +1,11 @@
 """Parse a Pardot response once, safely, and unwrap its ``<rsp stat=...>`` envelope.
 
-This is the only place where a response's XML is parsed: the client hands the returned
-tree to the parser module, because parsing is the cost floor of the connector: no loader
-can do less than parse each page once. The parser is hardened (no entities, no DTD, no
-network, no huge trees) and any document that carries a DOCTYPE is refused before or
-after parsing, so a hostile or broken proxy can neither read files nor expand entities.
+Every answer but a plain page of query results, which the native reader (``native``)
+reads, is parsed here, once, into a tree for the walk: the client hands the tree on,
+because parsing is the cost floor of the connector. The parser is hardened (no entities,
+no DTD, no network, no huge trees) and any document that carries a DOCTYPE is refused
+before or after parsing, so a hostile or broken proxy can neither read files nor expand
+entities.
 lxml parser objects must not be shared between threads, so each thread gets its own.
 """
 

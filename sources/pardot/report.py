@@ -48,7 +48,7 @@ class SyncReport:
     rows: dict[str, int] = field(default_factory=dict)
     """Rows handed to dlt per table (unlink markers not counted)."""
     pages_walked: int = 0
-    """Pages the fast path declined (an element it does not know, say), which the slower
+    """Pages the native reader declined (an element it does not know, say), which the slower
     general walk read; the first one's reason is logged."""
     checkpoints: int = 0
     checkpointed: int = 0

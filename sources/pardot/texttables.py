@@ -1,7 +1,7 @@
 """The rows of a batch as Pardot's text, before typing: the one form every parse path gives.
 
-A parse path (the XSLT fast path through ``pivot``, the tree walk in ``walk``, or any
-reader added later) turns pages into ``TextTables``: per warehouse table, an Arrow table
+A parse path (the native reader in ``native``, the tree walk in ``walk``, or any reader
+added later) turns pages into ``TextTables``: per warehouse table, an Arrow table
 of text columns as Pardot sent them (NULL for an empty or absent element; the unlink
 marker and ``is_deleted`` as booleans) and an ``OWNER`` column, the id of the
 opportunity each row came with (for ``opportunities``, its own id). What happens next

@@ -1,7 +1,7 @@
 """The general walk: a parsed ``<opportunity>`` tree -> rows of text, per warehouse table.
 
-The fast path (``flatten`` + ``pivot``) reads the pages it can read exactly; this walk
-reads every other page (one holding an element the fast path does not know, say) and
+The native reader (``native``) reads the query pages it can read exactly; this walk
+reads every other page (one holding an element the reader does not know, say) and
 every ``do/read`` answer, element by element. It gives the same form, ``TextTables``, so
 that typing and rejecting happen once for both.
 

@@ -112,7 +112,9 @@ def test_the_native_reader_says_why_it_declines(opportunity: str, reason: str) -
         base_url="https://pi.pardot.test",
         business_unit_id="0Uv000000000001AAA",
         credentials=Credentials(access_token="token"),
-        http=httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(200, content=body))),
+        http=httpx.Client(
+            transport=httpx.MockTransport(lambda _: httpx.Response(200, content=body))
+        ),
     )
     page = client.query_page(limit=200)
     assert isinstance(page, DeclinedPage)

@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from sources.pardot import native
 from sources.pardot.auth import Credentials
 from sources.pardot.client import PardotClient
 from sources.pardot.fetch import Fetched, fetch_pages
-from sources.pardot import native
-from sources.pardot.native import Declined, NativePage
 from sources.pardot.lookahead import Lookahead, most_requests_ahead
+from sources.pardot.native import Declined, NativePage
 from sources.pardot.ranges import IdRange, RangeQueue
 from sources.pardot_emulator import EmulatorConfig, PardotEmulator
 
