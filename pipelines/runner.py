@@ -63,6 +63,11 @@ class RunSummary:
     """Pages the native reader declined and the slower general walk read."""
     opportunities: int = 0
     deleted: int = 0
+    """Found deleted by this run: its full sweep, the delete check, or the event feed."""
+    undeleted: int = 0
+    """Found undeleted by the delete check (a full sweep reads them like any other)."""
+    changes: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per mechanism beside the scan, its requests and findings (see README)."""
     checkpoints: int = 0
     """Load packages committed before the last one (``checkpoint_every``)."""
     seconds: float = 0.0
@@ -169,6 +174,9 @@ def _remember(pipeline: dlt.Pipeline, summary: RunSummary) -> None:
         "scan": summary.scan,
         "requests": summary.requests,
         "opportunities": summary.opportunities,
+        "deleted": summary.deleted,
+        "undeleted": summary.undeleted,
+        "changes": summary.changes,
         "message": summary.message,
         "destination": destination_record(pipeline),
     }
@@ -233,11 +241,31 @@ def duckdb_file(path: str) -> Any:
     return dlt.destinations.duckdb(DuckDbCredentials(location, global_config=dict(DUCKDB_SETTINGS)))
 
 
+def changes_of(report: SyncReport) -> dict[str, dict[str, int]]:
+    """Each change-capture mechanism's requests and findings in a run."""
+    return {
+        "activity_feed": {
+            "requests": report.feed_requests,
+            "events": report.feed_events,
+            "refresh_requests": report.refresh_requests,
+            "refreshed": report.refreshed,
+            "deleted": report.refresh_deleted,
+        },
+        "delete_check": {
+            "requests": report.delete_check_requests,
+            "deleted": report.check_deleted,
+            "undeleted": report.undeleted,
+        },
+    }
+
+
 def finish_summary(summary: RunSummary, report: SyncReport) -> RunSummary:
     """Fill ``summary`` from the run's report: counts, outcome, exit code and message."""
     summary.requests, summary.pages = report.requests, report.pages
     summary.pages_walked = report.pages_walked
     summary.opportunities, summary.deleted = report.opportunities, report.deleted
+    summary.undeleted = report.undeleted
+    summary.changes = changes_of(report)
     summary.scan, summary.checkpoints = report.scan, report.checkpoints
     summary.rows = {name: report.rows.get(name, 0) for name in TABLES_BY_NAME}
     error = report.error

@@ -68,6 +68,11 @@ def pipeline_status(
         "sweeps": {"full": _iso(full), "recent": _iso(recent)},
         "unfinished_sweep": _unfinished_sweep(state),
         "known_live_ids": len(state.known_ids),
+        "activity_feed": {
+            "last_activity_id": state.feed_cursor,
+            "opportunities_to_reread": len(state.refresh_ids),
+            "prospects_to_reread": len(state.refresh_prospects),
+        },
         "requests_today": {"day": day, "count": count},
         "last_run": _last_run(pipeline),
         "rows": _row_counts(pipeline),
@@ -169,6 +174,7 @@ def _iso(value: datetime | None) -> str | None:
 def render(status: dict[str, Any]) -> str:
     """A human-readable block of the status."""
     cursor, sweeps, run = status["cursor"], status["sweeps"], status["last_run"]
+    feed = status["activity_feed"]
     lines = [
         f"pipeline {status['pipeline']} → {status['destination']}, dataset {status['dataset']}",
         f"  new opportunities cursor: id {cursor['last_id'] or '-'}, "
@@ -178,6 +184,9 @@ def render(status: dict[str, Any]) -> str:
         f"  last recent sweep:        {sweeps['recent'] or 'never'}",
         f"  unfinished sweep:         {_unfinished(status['unfinished_sweep'])}",
         f"  live opportunity ids known: {status['known_live_ids']:,}",
+        f"  event feed:               activity id {feed['last_activity_id'] or '-'}, "
+        f"{feed['opportunities_to_reread']:,} opportunities and "
+        f"{feed['prospects_to_reread']:,} prospects to re-read",
         f"  requests today:           {status['requests_today']['count']:,} "
         f"(day {status['requests_today']['day'] or '-'})",
     ]
@@ -188,6 +197,9 @@ def render(status: dict[str, Any]) -> str:
         if run.get("message"):
             ended += f": {run['message']}"
         lines.append(f"  last run:                 {ended}")
+        for mechanism, figures in (run.get("changes") or {}).items():
+            shown = ", ".join(f"{name} {value:,}" for name, value in figures.items())
+            lines.append(f"    {mechanism + ':':<24} {shown}")
     lines.append("  rows:")
     for table, count in status["rows"].items():
         lines.append(f"    {table:<24} {'-' if count is None else f'{count:,}':>10}")

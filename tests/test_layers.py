@@ -32,8 +32,8 @@ LAYERS: list[tuple[str, set[str]]] = [
     ),
     ("HTTP", {"params", "auth", "retry", "meter", "caller", "client"}),
     ("what a run reads", {"planner", "checkpoints", "ranges"}),
-    ("paging", {"lookahead", "fetch"}),
-    ("the run", {"deletes", "report", "sync"}),
+    ("paging", {"lookahead", "fetch", "feed", "deletecheck"}),
+    ("the run", {"deletes", "report", "runcontext", "changes", "sync"}),
     ("the warehouse", {"loaded"}),
     ("dlt", {"__init__"}),
 ]

@@ -109,6 +109,8 @@ def pardot_source(
     max_concurrency: int = DEFAULTS.max_concurrency,
     daily_request_budget: int | None = DEFAULTS.daily_request_budget,
     fetch_activities_by_read: bool = DEFAULTS.fetch_activities_by_read,
+    activity_feed: bool = DEFAULTS.activity_feed,
+    delete_check: bool = DEFAULTS.delete_check,
     recent_sweep_days: int = DEFAULTS.recent_sweep_days,
     recent_sweep_every_minutes: int = DEFAULTS.recent_sweep_every_minutes,
     full_sweep_every_hours: int = DEFAULTS.full_sweep_every_hours,
@@ -134,6 +136,11 @@ def pardot_source(
         daily_request_budget: stop cleanly, progress saved, after this many requests today.
         fetch_activities_by_read: read each new opportunity once more to get its visitor
             activities when the query does not carry them (one request per opportunity).
+        activity_feed: each run reads the opportunity events Pardot records (creation,
+            won, lost, reopened, prospect linked or unlinked) by activity id, loads them
+            into ``visitor_activities`` and re-reads the opportunities they name.
+        delete_check: each run compares Pardot's count of live opportunities with the
+            ids known to be live, and finds deleted and undeleted ids where they differ.
         recent_sweep_days: a recent sweep re-reads opportunities created in these days.
         recent_sweep_every_minutes: minutes between recent sweeps (0 every run, -1 never).
         full_sweep_every_hours: hours between full sweeps, which also find deleted
@@ -163,6 +170,8 @@ def pardot_source(
         max_concurrency=max_concurrency,
         daily_request_budget=daily_request_budget,
         fetch_activities_by_read=fetch_activities_by_read,
+        activity_feed=activity_feed,
+        delete_check=delete_check,
         recent_sweep_days=recent_sweep_days,
         recent_sweep_every_minutes=recent_sweep_every_minutes,
         full_sweep_every_hours=full_sweep_every_hours,

@@ -27,7 +27,7 @@ from lxml import etree
 from sources.pardot.auth import Credentials, PardotAuth
 from sources.pardot.caller import ApiCaller
 from sources.pardot.config import ClientSettings
-from sources.pardot.constants import OPPORTUNITY_PATH, QUERY_OUTPUTS
+from sources.pardot.constants import OPPORTUNITY_PATH, QUERY_OUTPUTS, VISITOR_ACTIVITY_PATH
 from sources.pardot.envelope import read_answer
 from sources.pardot.errors import (
     AuthenticationError,
@@ -40,9 +40,11 @@ from sources.pardot.errors import (
 )
 from sources.pardot.meter import RequestMeter
 from sources.pardot.native import NativePage, read_page, unknown_element
-from sources.pardot.params import form_fields, positive_id, query_params
+from sources.pardot.params import activity_query_params, form_fields, positive_id, query_params
 from sources.pardot.retry import Retryable, RetryPolicy, retry_after
 
+ACTIVITY_QUERY: Final = "activity_query"
+"""The visitor activity query, as the request counts name it."""
 _ASK_FOR_XML: Final = {"format": "xml"}
 """In the query of every request, whatever the method: XML is Pardot's default, but some
 endpoints answer JSON unless asked."""
@@ -183,6 +185,25 @@ class PardotClient:
         return self._caller.call(
             _route("query", ""), "query", "GET", query_params(params), interpret, query=_ASK_FOR_XML
         )
+
+    def query_activities(self, **params: object) -> etree._Element:
+        """Run the visitor activity ``do/query`` and return its ``<result>`` element.
+
+        Raises:
+            ValueError: an unknown parameter name or an out-of-range value (nothing sent).
+        """
+        checked = activity_query_params(params)
+
+        def route(version: int) -> str:
+            return VISITOR_ACTIVITY_PATH.format(version=version, operation="query")
+
+        def interpret(response: httpx.Response, shown: str) -> etree._Element | None:
+            return self._read_answer(response, shown, ACTIVITY_QUERY, empty_ok=False)
+
+        root = self._caller.call(
+            route, ACTIVITY_QUERY, "GET", checked, interpret, query=_ASK_FOR_XML
+        )
+        return _child(root, "result", ACTIVITY_QUERY)
 
     def read(self, opportunity_id: int, *, output: str = "full") -> etree._Element:
         """Run ``do/read/id/{id}`` and return the ``<opportunity>`` element.

@@ -59,6 +59,12 @@ class SyncSettings:
     daily_request_budget: int | None = _setting(None, 1, 10_000_000)
     """Requests a day across runs; None for no budget of our own."""
     fetch_activities_by_read: bool = False
+    activity_feed: bool = True
+    """Read the opportunity events (visitor activities) each run and re-read what they
+    name (``feed``)."""
+    delete_check: bool = True
+    """Count Pardot's live opportunities each run and find deleted and undeleted ids by
+    halving ranges whose count changed (``deletecheck``)."""
     batch_size: int = _setting(DEFAULT_BATCH_SIZE, 1, 1_000_000)
     recent_sweep_days: int = _setting(30, 0, 3650)
     recent_sweep_every_minutes: int = _setting(60, -1, 10**7)

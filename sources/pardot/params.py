@@ -83,6 +83,49 @@ def query_params(params: Mapping[str, object]) -> dict[str, str]:
     return rendered
 
 
+_ACTIVITY_INTS: Final[dict[str, tuple[int, int | None]]] = {
+    "id_greater_than": (0, None),
+    "id_less_than": (1, None),
+    "prospect_id": (1, None),
+    "limit": (1, MAX_PAGE_SIZE),
+    "offset": (0, None),
+}
+_ACTIVITY_CHOICES: Final[dict[str, tuple[str, ...]]] = {
+    "sort_by": ("created_at", "id", "prospect_id", "visitor_id"),
+    "sort_order": ("ascending", "descending"),
+    "output": ("simple", "mobile"),
+}
+
+
+def activity_query_params(params: Mapping[str, object]) -> dict[str, str]:
+    """Check visitor activity ``do/query`` parameters (those this connector sends) and
+    render them; ``type`` is a list of activity type codes.
+
+    Raises:
+        ValueError: an unknown name or a value out of range.
+    """
+    rendered: dict[str, str] = {}
+    for name, value in params.items():
+        if name in _ACTIVITY_INTS:
+            rendered[name] = str(_integer(value, name, *_ACTIVITY_INTS[name]))
+        elif name in _ACTIVITY_CHOICES:
+            if value not in _ACTIVITY_CHOICES[name]:
+                raise ValueError(f"{name} must be one of {', '.join(_ACTIVITY_CHOICES[name])}")
+            rendered[name] = str(value)
+        elif name in ("created_after", "created_before"):
+            rendered[name] = _text(value, name)
+        elif name == "type":
+            if not isinstance(value, tuple | list) or not value:
+                raise ValueError("type must be a non-empty list of activity type codes")
+            rendered[name] = ",".join(str(_integer(code, name, 1)) for code in value)
+        else:
+            known = sorted((*_ACTIVITY_INTS, *_ACTIVITY_CHOICES, "created_after", "type"))
+            raise ValueError(
+                f"unknown activity query parameter {name!r}; known: {', '.join(known)}"
+            )
+    return rendered
+
+
 def _amount(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError("value must be a number")

@@ -33,7 +33,14 @@ from .errors import DataError
 from .native import NativePage, text_tables
 from .schema import REJECTED_ROWS
 from .texttables import TextTables
-from .walk import Walked, WalkedRows, flatten_unknown_nesting, integer
+from .walk import (
+    FEED_ELEMENTS,
+    FeedEvent,
+    Walked,
+    WalkedRows,
+    flatten_unknown_nesting,
+    integer,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +83,7 @@ class OpportunityBatch:
         self._native: list[NativePage] = []
         """Pages of the native reader: put together once a build."""
         self._count = 0
+        self._feed_rows = 0
         self._rejected: list[dict[str, Any]] = []
         self._rejected_ids: set[int] = set()
 
@@ -123,6 +131,31 @@ class OpportunityBatch:
             info.carries_activities |= walked.carries_activities
         self._add_walked(rows, len(info.ids))
         return info
+
+    def add_feed(self, result: etree._Element) -> tuple[int, list[FeedEvent]]:
+        """Gather a visitor activity query's ``<result>``: (activities on the page, the
+        events read). An activity with a bad id stops the run, or with
+        ``reject_bad_rows`` is set aside (and counts on the page, not among the events)."""
+        flatten_unknown_nesting(result, feed=True)
+        rows = WalkedRows()
+        events: list[FeedEvent] = []
+        count = 0
+        for element in result.iterchildren(*FEED_ELEMENTS):
+            count += 1
+            try:
+                events.append(rows.feed_activity(element))
+            except DataError as error:
+                if not self.reject_bad_rows:
+                    raise
+                self._reject(error)
+        self._add_walked(rows, 0)
+        self._feed_rows += sum(event.opportunity_id is not None for event in events)
+        return count, events
+
+    @property
+    def feed_rows(self) -> int:
+        """Activity rows from the visitor activity query gathered since the last build."""
+        return self._feed_rows
 
     def add_opportunity(self, element: etree._Element) -> Walked:
         """Gather one ``<opportunity>`` (from a query page or a read) with its children."""

@@ -148,6 +148,30 @@ class SyncState:
         self.mark_swept(scan.kind, scan.started)
 
     @property
+    def feed_cursor(self) -> int | None:
+        """The last opportunity event (visitor activity id) read; None before the first."""
+        return (self.state.get("activity_feed") or {}).get("last_id")
+
+    @property
+    def refresh_ids(self) -> pa.Array:
+        """Opportunities named by events read, not yet re-read since."""
+        return decode_ids((self.state.get("activity_feed") or {}).get("refresh"))
+
+    @property
+    def refresh_prospects(self) -> list[int]:
+        """Prospects of events that named no opportunity, whose opportunities are not yet
+        re-read since."""
+        return list((self.state.get("activity_feed") or {}).get("prospects") or [])
+
+    def set_feed(self, last_id: int | None, refresh: pa.Array, prospects: list[int]) -> None:
+        """Where the event feed stands, and what its events still ask to re-read."""
+        self.state["activity_feed"] = {
+            "last_id": last_id,
+            "refresh": encode_ids(refresh),
+            "prospects": sorted(prospects),
+        }
+
+    @property
     def requests_tally(self) -> tuple[str | None, int]:
         """The last day (the API user's local date) with requests recorded, and its count."""
         used = self.state.get("requests_today") or {}
@@ -175,11 +199,11 @@ def plan_scan(
     if unfinished is not None and not (force_full and unfinished.kind != "full"):
         return unfinished
     if force_full or state.last_id is None or _due(state, "full", now, settings):
-        return Scan("full", _start(settings), ((None, None),), now)
+        return Scan("full", start_created_after(settings), ((None, None),), now)
     if _due(state, "recent", now, settings):
         local_now = now.astimezone(ZoneInfo(settings.timezone)).replace(tzinfo=None)
         window = local_now - timedelta(days=settings.recent_sweep_days)
-        start = _start(settings)
+        start = start_created_after(settings)
         after = window.strftime(PARDOT_TIMESTAMP_FORMAT)
         return Scan("recent", max(after, start) if start else after, ((None, None),), now)
     return Scan("new", _new_created_after(state), ((state.last_id, None),), now)
@@ -204,7 +228,8 @@ def _new_created_after(state: SyncState) -> str | None:
     return (local - CREATED_AFTER_MARGIN).strftime(PARDOT_TIMESTAMP_FORMAT)
 
 
-def _start(settings: SyncSettings) -> str | None:
+def start_created_after(settings: SyncSettings) -> str | None:
+    """``created_after`` for ``start_date`` (Pardot's local time), or None without one."""
     if settings.start_date is None:
         return None
     local = settings.start_date.astimezone(ZoneInfo(settings.timezone)).replace(tzinfo=None)

@@ -18,6 +18,7 @@ asked for before a cut is trimmed to it (see ``fetch``).
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -294,3 +295,29 @@ class RangeQueue:
         if at <= cursor:
             return None
         return self.cut_at(index, at)
+
+
+def clusters(targets: Sequence[int], known: Sequence[int], page_size: int) -> list[IdRange]:
+    """Id ranges around ``targets`` (ascending), each expected to hold at most a page.
+
+    Re-reading k opportunities one by one costs k requests; where their ids lie close
+    together, one range holds several and costs one. How many rows a range holds is
+    estimated from ``known`` (ascending: the ids known to be live); a range that holds
+    more pages anyway is read to its end by keyset, so a wrong estimate costs a request,
+    never a row.
+    """
+    spans: list[IdRange] = []
+    index = 0
+    while index < len(targets):
+        start = index
+        first = last = targets[index]
+        index += 1
+        below = bisect.bisect_left(known, first)
+        while index < len(targets):
+            known_rows = bisect.bisect_right(known, targets[index]) - below
+            if max(known_rows, index + 1 - start) > page_size:
+                break
+            last = targets[index]
+            index += 1
+        spans.append(IdRange(first - 1, last + 1))
+    return spans

@@ -43,7 +43,20 @@ class SyncReport:
     pages: int = 0
     opportunities: int = 0
     deleted: int = 0
-    """Opportunities found deleted by this run's full sweep."""
+    """Opportunities found deleted by this run (full sweep, delete check, feed)."""
+    undeleted: int = 0
+    """Opportunities found undeleted by the delete check (a full sweep reads them as any)."""
+    feed_events: int = 0
+    """Opportunity events (visitor activities) the event feed read."""
+    feed_requests: int = 0
+    refreshed: int = 0
+    """Opportunities re-read because an event named them."""
+    refresh_requests: int = 0
+    refresh_deleted: int = 0
+    """Opportunities an event named that the re-read found deleted."""
+    delete_check_requests: int = 0
+    check_deleted: int = 0
+    """Opportunities the delete check found deleted."""
     requests: int = 0
     rows: dict[str, int] = field(default_factory=dict)
     """Rows handed to dlt per table (unlink markers not counted)."""

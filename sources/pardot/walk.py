@@ -54,6 +54,24 @@ _UNKNOWN_NESTING: Final = etree.XPath(
 )
 
 
+FEED_ELEMENTS: Final = ("visitorActivity", "visitor_activity")
+"""The element of one activity in a visitor activity query: the docs name it
+``visitorActivity``, recorded responses ``visitor_activity``; both are read."""
+
+_UNKNOWN_FEED_NESTING: Final = etree.XPath(
+    " | ".join(f"{tag}/*[*][not(self::campaign)] | {tag}/campaign/*[*]" for tag in FEED_ELEMENTS)
+)
+
+
+class FeedEvent(NamedTuple):
+    """One activity of the visitor activity query: what the run must re-read for it."""
+
+    id: int
+    opportunity_id: int | None
+    """The opportunity it names; None where Pardot leaves ``<opportunity_id>`` out."""
+    prospect_id: int | None
+
+
 class Walked(NamedTuple):
     """The facts about one walked opportunity that paging needs."""
 
@@ -91,6 +109,40 @@ class WalkedRows:
         if activities is None:
             return 0
         return self._activities(activities, opportunity_id)
+
+    def feed_activity(self, element: etree._Element) -> FeedEvent:
+        """Gather one activity of the visitor activity query.
+
+        It becomes a ``visitor_activities`` row only where it names its opportunity;
+        where it does not, the opportunity's ``do/read`` brings it nested, later.
+
+        Raises:
+            DataError: its id, opportunity id or prospect id is not an integer.
+        """
+        row = _flat_row(element)
+        opportunity_text = row.get("opportunity_id")
+        opportunity_id = (
+            None
+            if opportunity_text is None
+            else _integer(opportunity_text, None, "visitor_activities.opportunity_id")
+        )
+        activity_id = _integer(row.get("id"), opportunity_id, "visitor_activities.id")
+        prospect_text = row.get("prospect_id")
+        prospect_id = (
+            None
+            if prospect_text is None
+            else _integer(prospect_text, opportunity_id, "visitor_activities.prospect_id")
+        )
+        if opportunity_id is not None:
+            marks = {name: len(rows) for name, rows in self._rows.items()}
+            try:
+                self._activity(element, row, opportunity_id)
+            except DataError:
+                for name, length in marks.items():  # never half an activity
+                    del self._rows[name][length:]
+                    del self._owners[name][length:]
+                raise
+        return FeedEvent(activity_id, opportunity_id, prospect_id)
 
     def text_tables(self) -> TextTables:
         """The rows gathered, in the form every parse path gives."""
@@ -154,26 +206,33 @@ class WalkedRows:
 
     def _activities(self, element: etree._Element, opportunity_id: int) -> int:
         count = 0
-        owner = str(opportunity_id)
         for activity in element.iterchildren("visitor_activity"):
-            row = _flat_row(activity)
-            if "campaign" in row:
-                del row["campaign"]
-                campaign = activity.find("campaign")
-                if campaign is not None:
-                    row["campaign_id"] = self._campaign(campaign, opportunity_id)
-            row["opportunity_id"] = owner
-            self._add(VISITOR_ACTIVITIES, row, opportunity_id)
+            self._activity(activity, _flat_row(activity), opportunity_id)
             count += 1
         return count
 
+    def _activity(self, element: etree._Element, row: Row, opportunity_id: int) -> None:
+        """Gather one visitor activity of ``opportunity_id``, its campaign with it."""
+        if "campaign" in row:
+            del row["campaign"]
+            campaign = element.find("campaign")
+            if campaign is not None:
+                row["campaign_id"] = self._campaign(campaign, opportunity_id)
+        row["opportunity_id"] = str(opportunity_id)
+        self._add(VISITOR_ACTIVITIES, row, opportunity_id)
 
-def flatten_unknown_nesting(result: etree._Element) -> None:
+
+def flatten_unknown_nesting(result: etree._Element, *, feed: bool = False) -> None:
     """Turn nested elements Pardot may add into text (their XML), so nothing is dropped.
 
     One XPath per page, in C; the tree is ours to change. Rare, so cheap.
+
+    Args:
+        result: a query's ``<result>``.
+        feed: it is the visitor activity query's (else the opportunity query's).
     """
-    for element in cast(list[etree._Element], _UNKNOWN_NESTING(result)):
+    nesting = _UNKNOWN_FEED_NESTING if feed else _UNKNOWN_NESTING
+    for element in cast(list[etree._Element], nesting(result)):
         xml = etree.tostring(element, encoding="unicode", with_tail=False)
         for child in list(element):
             element.remove(child)

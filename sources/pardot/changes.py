@@ -1,0 +1,157 @@
+"""The phases of a run that find changes without re-reading everything.
+
+* **The event feed** (``activity_feed``), first: the opportunity events recorded since
+  the last run (``feed``). Their activities go to ``visitor_activities``; the
+  opportunities they name are noted to be re-read.
+* **Re-reads**, after the scan: every opportunity an event named that the run has not
+  read since (the scan came after the feed, so what it read is newer than the events),
+  in id ranges that hold several where their ids lie close (``ranges.clusters``). One
+  that is no longer returned was deleted. An event that names no opportunity re-reads
+  its prospect's opportunities, and reads each of them once (``do/read``) for the
+  activities that the query does not carry.
+* **The delete check** (``delete_check``), last, unless the run made a full sweep (which
+  finds deletes itself): Pardot's count of live opportunities against the ids known to
+  be live (``deletecheck``).
+
+What is still to re-read is in the state, committed with the data: a run stopped
+anywhere (the daily limit, a kill) leaves it for the next run, so no event is lost.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Final
+
+from .deletecheck import DeleteCheck
+from .deletes import ReadLoaded
+from .feed import read_feed
+from .fetch import fetch_pages
+from .planner import start_created_after
+from .ranges import RangeQueue, clusters
+from .runcontext import Run, Tables, add_page, flush, mark_gone, read_activities
+
+MAX_PROSPECT_PAGES: Final = 10_000
+"""Hard cap of the pages of one prospect's opportunities."""
+
+
+def feed_phase(run: Run) -> Tables:
+    """Read the events after the feed's cursor into the batch; note what they name."""
+    settings, report = run.settings, run.report
+    before = run.client.request_count
+    try:
+        for page in read_feed(
+            run.client,
+            run.batch,
+            after=run.feed_read,
+            created_after=start_created_after(settings),
+            page_size=settings.page_size,
+        ):
+            run.feed_read = page.last_id
+            for event in page.events:
+                if event.opportunity_id is not None:
+                    run.refresh.add(event.opportunity_id)
+                elif event.prospect_id is not None:
+                    run.refresh_prospects.add(event.prospect_id)
+            report.feed_events += len(page.events)
+            if run.batch.feed_rows >= settings.batch_size:
+                yield from flush(run)
+    finally:
+        report.feed_requests += run.client.request_count - before
+
+
+def refresh_phase(run: Run, read_loaded: ReadLoaded | None) -> Tables:
+    """Re-read what the events named and the run has not read since."""
+    before = run.client.request_count
+    try:
+        yield from _refresh_named(run, read_loaded)
+        yield from _refresh_prospects(run)
+    finally:
+        run.report.refresh_requests += run.client.request_count - before
+
+
+def _refresh_named(run: Run, read_loaded: ReadLoaded | None) -> Tables:
+    settings = run.settings
+    targets = sorted(run.refresh - run.read_ids() - run.gone)
+    if not targets:
+        return
+    known = _known(run)
+    work = RangeQueue(clusters(targets, known, settings.page_size), page_size=settings.page_size)
+    params: dict[str, str | int] = {
+        "sort_by": "id",
+        "sort_order": "ascending",
+        "limit": settings.page_size,
+        "output": "full",
+    }
+    returned: set[int] = set()
+    for fetched in fetch_pages(run.client, params, work, workers=settings.max_concurrency):
+        returned.update(add_page(run, fetched.page).ids)
+        if len(run.batch) >= settings.batch_size:
+            yield from flush(run)
+    yield from flush(run)
+    missing = [target for target in targets if target not in returned]
+    run.report.refreshed += len(targets) - len(missing)
+    loaded_before = set(known)
+    # Named by an event, no longer returned: deleted since (if it was ever loaded).
+    gone = [target for target in missing if target in loaded_before]
+    run.report.refresh_deleted += len(gone)
+    yield from mark_gone(run, gone, read_loaded, datetime.now(UTC))
+    run.refresh.difference_update(targets)
+
+
+def _refresh_prospects(run: Run) -> Tables:
+    settings = run.settings
+    for prospect in sorted(run.refresh_prospects):
+        after = 0
+        ids: list[int] = []
+        for _ in range(MAX_PROSPECT_PAGES):
+            page = run.client.query_page(
+                prospect_id=prospect,
+                id_greater_than=after,
+                sort_by="id",
+                sort_order="ascending",
+                limit=settings.page_size,
+                output="full",
+            )
+            info = add_page(run, page)
+            ids += info.ids
+            if info.count < settings.page_size or info.last_id is None:
+                break
+            after = info.last_id
+        if ids and not info.carries_activities:
+            read_activities(run, ids)  # the query does not nest the activities; a read does
+        run.report.refreshed += len(ids)
+        yield from flush(run)
+        run.refresh_prospects.discard(prospect)
+
+
+def check_phase(run: Run, read_loaded: ReadLoaded | None) -> Tables:
+    """Find the ids deleted or undeleted since they were read, by counting."""
+    top = run.state.last_id
+    known = _known(run)
+    if top is None:
+        return
+    began = datetime.now(UTC)
+    check = DeleteCheck(
+        run.client,
+        known,
+        top=top,
+        created_after=start_created_after(run.settings),
+        page_size=run.settings.page_size,
+    )
+    try:
+        for page in check.pages():
+            add_page(run, page)  # full output: an undeleted opportunity's rows come along
+            if len(run.batch) >= run.settings.batch_size:
+                yield from flush(run)
+        yield from flush(run)
+    finally:
+        run.report.delete_check_requests += check.requests
+    run.report.undeleted += len(check.undeleted)
+    run.report.check_deleted += len(check.deleted)
+    yield from mark_gone(run, check.deleted, read_loaded, began)
+
+
+def _known(run: Run) -> list[int]:
+    """The ids known to be live now, ascending."""
+    known = set(run.known_before.to_pylist()) | run.read_ids()
+    return sorted(known - run.gone)

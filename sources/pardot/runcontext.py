@@ -1,0 +1,210 @@
+"""What one run carries between its steps, and the steps its phases share.
+
+A run reads in phases (``sync``: the event feed, the scan, the re-reads, the delete
+check; ``changes``), all into one batch, handed out a few thousand opportunities at a
+time. Gathering a page, handing the batch out, marking deleted opportunities and writing
+the state a run stopped here would leave are the same in every phase: they live here.
+"""
+
+from __future__ import annotations
+
+import logging
+from array import array
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from lxml import etree
+
+from .checkpoints import CheckpointClock
+from .client import DeclinedPage, PardotClient
+from .config import SyncSettings
+from .deletes import ReadLoaded, hard_deletes, marked_deleted
+from .errors import DataError, NotFoundError, PardotError
+from .lookahead import Lookahead
+from .native import NativePage
+from .parsing import OpportunityBatch, PageInfo
+from .planner import Scan, SyncState
+from .ranges import RangeQueue
+from .report import Progress, SyncReport
+from .schema import OPPORTUNITIES, UNLINK_MARKER
+
+logger = logging.getLogger(__name__)
+
+Tables = Iterator[tuple[str, pa.Table]]
+
+
+@dataclass
+class Run:
+    """What one run carries between its steps."""
+
+    client: PardotClient
+    settings: SyncSettings
+    state: SyncState
+    report: SyncReport
+    progress: Progress | None
+    batch: OpportunityBatch
+    scan: Scan
+    today: str
+    """The API user's date when the run began: the day its requests count in."""
+    requests_before: int
+    """Requests made on ``today`` by earlier runs."""
+    known_before: pa.Array
+    """Live ids known when the run began (``SyncState.known_ids``)."""
+    lookahead: Lookahead
+    checkpoints: CheckpointClock
+    ranges: RangeQueue
+    """The scan's id ranges: what was read, handed out, and is left."""
+    loaded: array[int] = field(default_factory=lambda: array("q"))
+    """Ids of the opportunities handed out by this run."""
+    pending: list[int] = field(default_factory=list)
+    """Ids gathered since the last flush."""
+    pending_top: tuple[int, str | None] | None = None
+    top: tuple[int, str | None] | None = None
+    """Largest id handed out by this run, with its ``created_at``: the next cursor."""
+    scan_done: bool = False
+    """The scan read its last page (what is left of the run re-reads and checks)."""
+    feed_read: int | None = None
+    """The last event id gathered into the batch."""
+    feed_handed_out: int | None = None
+    """The last event id whose activities were handed out: the feed's cursor to save."""
+    refresh: set[int] = field(default_factory=set)
+    """Opportunities that events named, to re-read unless this run read them."""
+    refresh_prospects: set[int] = field(default_factory=set)
+    """Prospects of events that named no opportunity, whose opportunities to re-read."""
+    gone: set[int] = field(default_factory=set)
+    """Ids this run found deleted."""
+
+    def read_ids(self) -> set[int]:
+        """The opportunities this run has read so far (handed out or gathered)."""
+        return {*self.loaded, *self.pending}
+
+
+def add_page(run: Run, page: NativePage | DeclinedPage) -> PageInfo:
+    """Gather one query page into the batch and count it in the report."""
+    if isinstance(page, NativePage):
+        info = run.batch.add_page(page)
+    else:
+        walked_page(run.report, page.reason)
+        info = run.batch.add_result(page.result)
+    run.pending.extend(info.ids)
+    report = run.report
+    report.pages += 1
+    report.opportunities += len(info.ids)
+    report.requests = run.client.request_count
+    if run.progress:
+        run.progress(report)
+    return info
+
+
+def walked_page(report: SyncReport, reason: str) -> None:
+    """Count a page the native reader declined; say why the first time in a run, so that a
+    new element from Pardot does not move every page to the slower path unnoticed."""
+    report.pages_walked += 1
+    if report.pages_walked == 1:
+        logger.warning(
+            "a page took the slower general walk: %s; further such pages are counted in "
+            "the run summary (pages_walked)",
+            reason,
+        )
+
+
+def flush(run: Run) -> Tables:
+    """Hand the batch out (typed tables), then note what is handed out."""
+    if not len(run.batch) and not run.pending and not run.batch.feed_rows:
+        return
+    for name, table in run.batch.build().items():
+        count_rows(run.report, name, table)
+        yield name, table
+    run.loaded.extend(run.pending)
+    run.pending.clear()
+    run.feed_handed_out = run.feed_read
+    run.ranges.handed_out()
+    if run.pending_top is not None and (run.top is None or run.pending_top[0] > run.top[0]):
+        run.top = run.pending_top
+    run.pending_top = None
+    if run.ranges.in_id_order and run.top is not None:
+        # else the cursor moves when the scan completes
+        run.state.advance(*run.top, timezone=run.settings.timezone)
+
+
+def salvage(run: Run) -> Tables:
+    """After a failure, hand out the whole pages gathered so far: they are good rows."""
+    try:
+        yield from flush(run)
+    except DataError as exc:
+        logger.error("the pages fetched before the failure hold a bad value too: %s", exc)
+
+
+def count_rows(report: SyncReport, name: str, table: pa.Table) -> None:
+    """Count rows handed to dlt (unlink markers are not rows)."""
+    unlinked = 0
+    if UNLINK_MARKER in table.column_names:
+        unlinked = pc.sum(table[UNLINK_MARKER]).as_py() or 0
+    report.rows[name] = report.rows.get(name, 0) + table.num_rows - unlinked
+
+
+def mark_gone(
+    run: Run, gone: list[int], read_loaded: ReadLoaded | None, seen_at: datetime
+) -> Tables:
+    """Rows that record the deletes of ``gone`` (loaded before, deleted in Pardot since):
+    marked ``is_deleted`` with ``deleted_at`` = ``seen_at``, or with ``hard_delete``
+    removed with their links."""
+    run.gone.update(gone)
+    run.report.deleted += len(gone)
+    if not gone:
+        return
+    logger.info("%d opportunities were deleted in Pardot", len(gone))
+    if run.settings.hard_delete:
+        yield from hard_deletes(gone)
+        return
+    if read_loaded is None:
+        raise PardotError("cannot mark deleted opportunities: no way to read the warehouse")
+    for marked in marked_deleted(gone, read_loaded, seen_at):
+        count_rows(run.report, OPPORTUNITIES.name, marked)
+        yield OPPORTUNITIES.name, marked
+
+
+def read_activities(run: Run, ids: list[int]) -> None:
+    """One ``do/read`` per opportunity, within the concurrency limit: the read carries the
+    opportunity's visitor activities, nested, where a query does not."""
+
+    def read(opportunity_id: int) -> etree._Element | None:
+        try:
+            return run.client.read(opportunity_id, output="full")
+        except NotFoundError:
+            return None  # deleted since the query: nothing to read
+
+    with ThreadPoolExecutor(max_workers=run.settings.max_concurrency) as pool:
+        for element in pool.map(read, ids):
+            if element is not None:
+                run.batch.add_activities(element)
+
+
+def save_progress(run: Run, *, complete: bool) -> None:
+    """Write the state as of the batches handed out so far.
+
+    Idempotent, from what the run began with plus what it handed out, so that a
+    checkpoint and the end of the run write alike. Unless the scan completed, the state
+    is the one of a run stopped here: the next run resumes the ranges left.
+    """
+    run.report.requests = run.client.request_count
+    run.state.set_requests_today(run.today, run.requests_before + run.client.request_count)
+    scan = run.scan
+    loaded = pa.array(run.loaded, pa.int64())
+    if not (run.scan_done and scan.kind == "full"):
+        run.state.known_ids = pa.concat_arrays([run.known_before, loaded])
+    if run.gone:
+        known = run.state.known_ids
+        gone = pa.array(sorted(run.gone), pa.int64())
+        run.state.known_ids = known.filter(pc.invert(pc.is_in(known, value_set=gone)))
+    if not run.scan_done:
+        seen = pa.concat_arrays([scan.seen_before, loaded]) if scan.kind == "full" else loaded[:0]
+        run.state.save_unfinished_sweep(scan, run.ranges.remaining(), seen)
+    if run.settings.activity_feed:
+        read = set(run.loaded) | run.gone
+        refresh = pa.array(sorted(run.refresh - read), pa.int64())
+        run.state.set_feed(run.feed_handed_out, refresh, sorted(run.refresh_prospects))
