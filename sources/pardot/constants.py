@@ -70,3 +70,23 @@ PROSPECTS_TABLE: Final = "prospects"
 OPPORTUNITY_PROSPECTS_TABLE: Final = "opportunity_prospects"
 VISITOR_ACTIVITIES_TABLE: Final = "visitor_activities"
 REJECTED_ROWS_TABLE: Final = "rejected_rows"
+
+VISITOR_ACTIVITY_PATH: Final = "/api/visitorActivity/version/{version}/do/{operation}"
+"""Path of a visitor activity operation (``query``; ``read`` appends ``/id/{id}``)."""
+
+ACTIVITY_NEW_OPPORTUNITY: Final = 8
+ACTIVITY_OPPORTUNITY_WON: Final = 9
+ACTIVITY_OPPORTUNITY_LOST: Final = 10
+ACTIVITY_OPPORTUNITY_REOPENED: Final = 18
+ACTIVITY_OPPORTUNITY_LINKED: Final = 19
+ACTIVITY_OPPORTUNITY_UNLINKED: Final = 38
+OPPORTUNITY_ACTIVITY_TYPES: Final = {
+    ACTIVITY_NEW_OPPORTUNITY: "New Opportunity",
+    ACTIVITY_OPPORTUNITY_WON: "Opportunity Won",
+    ACTIVITY_OPPORTUNITY_LOST: "Opportunity Lost",
+    ACTIVITY_OPPORTUNITY_REOPENED: "Opportunity Reopened",
+    ACTIVITY_OPPORTUNITY_LINKED: "Opportunity Associated",
+    ACTIVITY_OPPORTUNITY_UNLINKED: "Opportunity Unlinked",
+}
+"""Visitor activity type codes of opportunity events, with the ``type_name`` Pardot
+renders (19 is documented as "Opportunity Linked" but rendered "Opportunity Associated")."""
