@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from .activityapi import VisitorActivityApi
 from .api import OpportunityApi
 from .auth import TokenRegistry
 from .clock import AccountTime, VirtualClock
@@ -36,6 +37,7 @@ class PardotEmulator:
         self.store = DataStore(self.config, self.clock, self.time)
         self.views = Views(self.config, self.store, self.time)
         self.api = OpportunityApi(self.config, self.store, self.views, self.time, self.clock)
+        self.activity_api = VisitorActivityApi(self.store, self.views, self.api.parse_time)
         self.tokens = TokenRegistry(self.config)
         self.gate = ConcurrencyGate(self.config.concurrency_limit)
         self.daily = DailyCounter(self.config.daily_limit)
@@ -68,7 +70,8 @@ class PardotEmulator:
         return self.log.snapshot()
 
     def request_count(self, operation: str | None = None) -> int:
-        """How many API/token requests (of one operation: ``query``, ``token`` …)."""
+        """How many API/token requests (of one operation: ``query``, ``token``,
+        ``visitor_activity_query`` …)."""
         return self.log.count(operation)
 
     def reset_request_log(self) -> None:
