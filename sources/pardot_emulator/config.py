@@ -12,6 +12,12 @@ DEFAULT_CLOCK_START = datetime(2024, 3, 9, 12, 0, 0, tzinfo=UTC)
 """Shortly before the 2024 spring-forward in America/New_York (2024-03-10 02:00 local)."""
 VISITOR_ACTIVITY_ELEMENTS = ("visitorActivity", "visitor_activity")
 """The names the visitor activity query's element may have (documented, recorded)."""
+SWITCHES = (
+    "query_includes_activities",
+    "visitor_activity_element",
+    "visitor_activity_opportunity_id",
+)
+"""Rendering switches that may change while the emulator runs (``set_switches``)."""
 
 
 @dataclass
