@@ -11,12 +11,13 @@ import sys
 import threading
 from types import FrameType
 
-from .config import EmulatorConfig, FaultConfig
+from .config import VISITOR_ACTIVITY_ELEMENTS, EmulatorConfig, FaultConfig
 from .emulator import PardotEmulator
 from .server import base_url, make_emulator_server
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: ``serve`` and ``ground-truth`` with their flags."""
     parser = argparse.ArgumentParser(prog="python -m sources.pardot_emulator")
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("serve", "ground-truth"):
@@ -49,7 +50,33 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--concurrency-limit", type=int, default=5)
     serve.add_argument("--token-error-status", type=int, choices=(400, 401), default=401)
     serve.add_argument("--token-lifetime", type=float, default=7200.0)
-    serve.add_argument("--no-query-activities", action="store_true")
+    activities = serve.add_mutually_exclusive_group()
+    activities.add_argument(
+        "--query-activities",
+        dest="query_activities",
+        action="store_const",
+        const=True,
+        default=None,
+        help="a query with output=full carries <opportunity_activities>",
+    )
+    activities.add_argument(
+        "--no-query-activities",
+        dest="query_activities",
+        action="store_const",
+        const=False,
+        help="only a read carries <opportunity_activities>, not a query",
+    )
+    serve.add_argument(
+        "--visitor-activity-element",
+        choices=VISITOR_ACTIVITY_ELEMENTS,
+        default=EmulatorConfig.visitor_activity_element,
+        help="element name of each activity in a visitor activity query",
+    )
+    serve.add_argument(
+        "--no-activity-opportunity-id",
+        action="store_true",
+        help="the visitor activity query omits <opportunity_id> (undocumented in v3/v4)",
+    )
     serve.add_argument("--crm-connector", action="store_true")
     serve.add_argument("--render-cache", action="store_true")
     serve.add_argument("--fault-seed", type=int, default=0)
@@ -74,8 +101,12 @@ def _id_jump(text: str) -> tuple[int, int]:
         ) from None
 
 
-def _serve(args: argparse.Namespace) -> int:
-    config = EmulatorConfig(
+def serve_config(args: argparse.Namespace) -> EmulatorConfig:
+    """The account and switches ``serve`` runs with, from its parsed flags."""
+    activities = args.query_activities
+    if activities is None:  # neither flag: the config's default
+        activities = EmulatorConfig.query_includes_activities
+    return EmulatorConfig(
         opportunities=args.opportunities,
         seed=args.seed,
         timezone=args.timezone,
@@ -89,10 +120,16 @@ def _serve(args: argparse.Namespace) -> int:
         concurrency_limit=args.concurrency_limit,
         token_error_status=args.token_error_status,
         token_lifetime_seconds=args.token_lifetime,
-        query_includes_activities=not args.no_query_activities,
+        query_includes_activities=activities,
+        visitor_activity_element=args.visitor_activity_element,
+        visitor_activity_opportunity_id=not args.no_activity_opportunity_id,
         crm_connector=args.crm_connector,
         render_cache=args.render_cache,
     )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config = serve_config(args)
     emu = PardotEmulator(config)
     emu.set_faults(
         FaultConfig(
@@ -131,7 +168,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
     config = EmulatorConfig(

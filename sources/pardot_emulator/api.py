@@ -41,6 +41,12 @@ class OpportunityApi:
         self._pages_data: tuple[int, int] | None = None
         """(store, overrides) generation the cached responses were rendered from."""
 
+    def forget_pages(self) -> None:
+        """Drop every cached query response (a rendering switch changed)."""
+        with self.store.lock:
+            self._pages.clear()
+            self._pages_data = None
+
     def parse_time(self, text: str) -> datetime:
         """A filter or field time in the account zone, relative to the virtual now."""
         return self.time.parse(text, self.clock.now())

@@ -10,6 +10,14 @@ from typing import Any, Literal
 
 DEFAULT_CLOCK_START = datetime(2024, 3, 9, 12, 0, 0, tzinfo=UTC)
 """Shortly before the 2024 spring-forward in America/New_York (2024-03-10 02:00 local)."""
+VISITOR_ACTIVITY_ELEMENTS = ("visitorActivity", "visitor_activity")
+"""The names the visitor activity query's element may have (documented, recorded)."""
+SWITCHES = (
+    "query_includes_activities",
+    "visitor_activity_element",
+    "visitor_activity_opportunity_id",
+)
+"""Rendering switches that may change while the emulator runs (``set_switches``)."""
 
 
 @dataclass
@@ -32,6 +40,14 @@ class EmulatorConfig:
     token_lifetime_seconds: float = 7200.0
     token_error_status: int = 401
     query_includes_activities: bool = True
+    """A query with ``output=full`` carries each opportunity's ``<opportunity_activities>``
+    (False: only a read does, as Pardot's documentation has it)."""
+    visitor_activity_element: Literal["visitorActivity", "visitor_activity"] = "visitorActivity"
+    """The element of each activity in a visitor activity query: ``visitorActivity`` as
+    Pardot's documentation names it, or ``visitor_activity`` as recorded responses do."""
+    visitor_activity_opportunity_id: bool = True
+    """The visitor activity query renders ``<opportunity_id>`` (undocumented in v3/v4;
+    False omits it)."""
     crm_connector: bool = False
     daily_limit: int | None = None
     daily_limit_status: int = 200
@@ -66,6 +82,8 @@ class EmulatorConfig:
             raise ValueError("token_error_status must be 400 or 401")
         if self.status_case not in ("lower", "capitalized"):
             raise ValueError("status_case must be 'lower' or 'capitalized'")
+        if self.visitor_activity_element not in VISITOR_ACTIVITY_ELEMENTS:
+            raise ValueError(f"visitor_activity_element must be one of {VISITOR_ACTIVITY_ELEMENTS}")
         if self.id_gap < 1:
             raise ValueError("id_gap must be >= 1")
         if self.id_jump is not None and min(self.id_jump) < 1:

@@ -1,7 +1,7 @@
 """The HTTP control interface under ``/_emulator/`` for an emulator in another process.
 
 JSON in, JSON out, no auth, no faults, not counted in the request log:
-``GET ground_truth|requests|info``, ``POST reset_requests|faults|<control action>``.
+``GET ground_truth|requests|info``, ``POST reset_requests|faults|switches|<control action>``.
 """
 
 import json
@@ -44,6 +44,7 @@ def _info(emu: "PardotEmulator") -> dict[str, Any]:
         "timezone": c.timezone,
         "now": emu.now().isoformat(),
         "daily_requests": emu.daily.used(emu.time.local_date(emu.now())),
+        "switches": emu.switches(),
     }
 
 
@@ -85,6 +86,9 @@ def handle_control(emu: "PardotEmulator", request: ParsedRequest) -> Response:
         if name == "faults":
             emu.set_faults(FaultConfig.from_dict(body))
             return _json(200, {"ok": True})
+        if name == "switches":
+            emu.set_switches(**body)
+            return _json(200, emu.switches())
         if name not in ACTIONS:
             return _json(404, {"error": f"unknown control action {name!r}"})
         return _json(200, _call(emu, name, body))

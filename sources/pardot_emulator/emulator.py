@@ -5,15 +5,17 @@ write operations but never refused by the CRM-connector switch: they stand for c
 made upstream), read back :meth:`ground_truth`, and assert on the request log.
 """
 
+import dataclasses
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from .activityapi import VisitorActivityApi
 from .api import OpportunityApi
 from .auth import TokenRegistry
 from .clock import AccountTime, VirtualClock
-from .config import EmulatorConfig, FaultConfig
+from .config import SWITCHES, EmulatorConfig, FaultConfig
 from .faults import FaultInjector
 from .groundtruth import ground_truth
 from .limits import ConcurrencyGate, DailyCounter
@@ -36,6 +38,7 @@ class PardotEmulator:
         self.store = DataStore(self.config, self.clock, self.time)
         self.views = Views(self.config, self.store, self.time)
         self.api = OpportunityApi(self.config, self.store, self.views, self.time, self.clock)
+        self.activity_api = VisitorActivityApi(self.store, self.views, self.api.parse_time)
         self.tokens = TokenRegistry(self.config)
         self.gate = ConcurrencyGate(self.config.concurrency_limit)
         self.daily = DailyCounter(self.config.daily_limit)
@@ -68,7 +71,8 @@ class PardotEmulator:
         return self.log.snapshot()
 
     def request_count(self, operation: str | None = None) -> int:
-        """How many API/token requests (of one operation: ``query``, ``token`` …)."""
+        """How many API/token requests (of one operation: ``query``, ``token``,
+        ``visitor_activity_query`` …)."""
         return self.log.count(operation)
 
     def reset_request_log(self) -> None:
@@ -192,6 +196,27 @@ class PardotEmulator:
         """Render one opportunity (or all) from the stored data again."""
         with self.store.lock:
             self.views.overrides.clear(opportunity_id)
+
+    def switches(self) -> dict[str, Any]:
+        """The rendering switches that :meth:`set_switches` may change, and their values."""
+        return {name: getattr(self.config, name) for name in SWITCHES}
+
+    def set_switches(self, **values: Any) -> None:
+        """Change rendering switches while running (``query_includes_activities``,
+        ``visitor_activity_element``, ``visitor_activity_opportunity_id``); the data
+        stays as it is. Unknown names and bad values are a ``ValueError``, nothing set.
+        """
+        unknown = sorted(set(values) - set(SWITCHES))
+        if unknown:
+            raise ValueError(f"unknown switches: {unknown} (known: {list(SWITCHES)})")
+        for name in ("query_includes_activities", "visitor_activity_opportunity_id"):
+            if name in values and not isinstance(values[name], bool):
+                raise ValueError(f"{name} must be true or false")
+        with self.store.lock:
+            checked = dataclasses.replace(self.config, **values)  # validates
+            for name in values:
+                setattr(self.config, name, getattr(checked, name))
+            self.api.forget_pages()
 
     def set_faults(self, faults: FaultConfig) -> None:
         """Switch fault injection (restarts its seeded random stream)."""

@@ -29,13 +29,15 @@ class QueryResult:
     output: str
 
 
-def _given(params: Mapping[str, str], name: str) -> str | None:
+def given(params: Mapping[str, str], name: str) -> str | None:
+    """A parameter's stripped value, or None when it is absent or blank."""
     value = params.get(name)
     return value.strip() if value is not None and value.strip() != "" else None
 
 
-def _int(params: Mapping[str, str], name: str, code: int) -> int | None:
-    raw = _given(params, name)
+def int_param(params: Mapping[str, str], name: str, code: int) -> int | None:
+    """An integer parameter, None when not given, ``ApiError(code)`` when not a number."""
+    raw = given(params, name)
     if raw is None:
         return None
     try:
@@ -45,7 +47,7 @@ def _int(params: Mapping[str, str], name: str, code: int) -> int | None:
 
 
 def _number(params: Mapping[str, str], name: str, code: int) -> float | None:
-    raw = _given(params, name)
+    raw = given(params, name)
     if raw is None:
         return None
     try:
@@ -61,34 +63,34 @@ def run_query(
     parse_time: Callable[[str], datetime],
 ) -> QueryResult:
     """Validate ``params`` and select a page; call with the store lock held."""
-    output = (_given(params, "output") or "full").lower()
+    output = (given(params, "output") or "full").lower()
     if output not in OUTPUTS:
         output = "full"
-    limit = _int(params, "limit", 23)
+    limit = int_param(params, "limit", 23)
     if limit is not None and (limit < 1 or (limit > MAX_LIMIT and output != "mobile")):
         raise ApiError(23)
     if limit is None and output != "mobile":
         limit = MAX_LIMIT
-    offset = _int(params, "offset", 21) or 0
+    offset = int_param(params, "offset", 21) or 0
     if offset < 0:
         raise ApiError(21)
-    sort_by = (_given(params, "sort_by") or "id").lower()
+    sort_by = (given(params, "sort_by") or "id").lower()
     if sort_by not in DEFAULT_ORDER:
         raise ApiError(19)
-    sort_order = (_given(params, "sort_order") or DEFAULT_ORDER[sort_by]).lower()
+    sort_order = (given(params, "sort_order") or DEFAULT_ORDER[sort_by]).lower()
     if sort_order not in ("ascending", "descending"):
         raise ApiError(20)
 
-    raw_after, raw_before = _given(params, "created_after"), _given(params, "created_before")
+    raw_after, raw_before = given(params, "created_after"), given(params, "created_before")
     after = parse_time(raw_after) if raw_after else None
     before = parse_time(raw_before) if raw_before else None
     if after is not None and before is not None and after > before:
         raise ApiError(8)
-    id_gt, id_lt = _int(params, "id_greater_than", 16), _int(params, "id_less_than", 16)
+    id_gt, id_lt = int_param(params, "id_greater_than", 16), int_param(params, "id_less_than", 16)
     if id_gt is not None and id_lt is not None and id_gt >= id_lt:
         raise ApiError(17)
-    p_gt = _int(params, "probability_greater_than", 41)
-    p_lt = _int(params, "probability_less_than", 41)
+    p_gt = int_param(params, "probability_greater_than", 41)
+    p_lt = int_param(params, "probability_less_than", 41)
     for bound in (p_gt, p_lt):
         if bound is not None and not 0 <= bound <= 100:
             raise ApiError(41)
@@ -100,8 +102,8 @@ def run_query(
             raise ApiError(43)
     if v_gt is not None and v_lt is not None and v_gt >= v_lt:
         raise ApiError(43)
-    prospect_id = _int(params, "prospect_id", 3)
-    prospect_email = _given(params, "prospect_email")
+    prospect_id = int_param(params, "prospect_id", 3)
+    prospect_email = given(params, "prospect_email")
     prospects: set[int] | None = None
     if prospect_id is not None or prospect_email is not None:
         prospects = set(store.resolve_prospects(prospect_id, prospect_email, version))

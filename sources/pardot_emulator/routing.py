@@ -1,8 +1,9 @@
 """Reading a WSGI request: the key/value path grammar and the merged parameters.
 
-After ``/api/opportunity`` the path is read as ``key/value`` pairs in any order
-(``/version/3/do/query`` and CRIM's ``/do/query/version/3`` alike), then merged with the
-query string and the form body; the path wins over the body, the body over the query.
+After ``/api/opportunity`` (or ``/api/visitorActivity``) the path is read as
+``key/value`` pairs in any order (``/version/3/do/query`` and CRIM's
+``/do/query/version/3`` alike), then merged with the query string and the form body; the
+path wins over the body, the body over the query.
 """
 
 from collections.abc import Mapping
@@ -11,6 +12,10 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 API_PREFIX = "/api/opportunity"
+ACTIVITY_PREFIX = "/api/visitorActivity"
+RESOURCES = {API_PREFIX: "opportunity", ACTIVITY_PREFIX: "visitor_activity"}
+"""Path prefix of each API resource -> its name (the request log prefixes it to the
+operation for every resource but the opportunity: ``visitor_activity_query``)."""
 CONTROL_PREFIX = "/_emulator/"
 """The control interface's paths (ground truth, request log, faults, actions)."""
 MAX_BODY = 10 * 1024 * 1024
@@ -31,6 +36,20 @@ class ParsedRequest:
         """The ``do`` value, lower-cased."""
         op = self.params.get("do")
         return op.strip().lower() if op else None
+
+    @property
+    def resource(self) -> str | None:
+        """``opportunity`` or ``visitor_activity`` for an API path, else None."""
+        prefix = api_prefix(self.path)
+        return RESOURCES[prefix] if prefix else None
+
+
+def api_prefix(path: str) -> str | None:
+    """The API prefix ``path`` is under, or None."""
+    for prefix in RESOURCES:
+        if path == prefix or path.startswith(prefix + "/"):
+            return prefix
+    return None
 
 
 def request_path(environ: Mapping[str, Any]) -> str:
@@ -60,7 +79,8 @@ def _pairs(text: str) -> dict[str, str]:
 
 def path_params(path: str) -> dict[str, str]:
     """Key/value pairs of the path after the API prefix; a dangling key is ignored."""
-    rest = path[len(API_PREFIX) :] if path.startswith(API_PREFIX) else path
+    prefix = api_prefix(path)
+    rest = path[len(prefix) :] if prefix else path
     segments = [unquote(s) for s in rest.split("/") if s]
     return {segments[i].lower(): segments[i + 1] for i in range(0, len(segments) - 1, 2)}
 

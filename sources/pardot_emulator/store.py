@@ -4,6 +4,10 @@ Opportunity ids grow with ``created_at`` (new records are created "now" on a clo
 only moves forward), so one id-sorted list of live opportunities, with a parallel list of
 their creation instants, answers id and creation-time ranges by bisection: keyset paging
 costs O(page), not O(N).
+
+Writes record the visitor activities Pardot records for opportunity events (created,
+won, lost, reopened, a prospect linked or unlinked), in the opportunity's activities
+and in the account's :class:`ActivityIndex`, which the visitor activity query reads.
 """
 
 import bisect
@@ -12,6 +16,17 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from sources.pardot.constants import (
+    ACTIVITY_NEW_OPPORTUNITY,
+    ACTIVITY_OPPORTUNITY_LINKED,
+    ACTIVITY_OPPORTUNITY_LOST,
+    ACTIVITY_OPPORTUNITY_REOPENED,
+    ACTIVITY_OPPORTUNITY_UNLINKED,
+    ACTIVITY_OPPORTUNITY_WON,
+    OPPORTUNITY_ACTIVITY_TYPES,
+)
+
+from .activityindex import ActivityIndex
 from .clock import AccountTime, VirtualClock
 from .config import EmulatorConfig
 from .errors import ApiError
@@ -41,6 +56,8 @@ class DataStore:
         self.live_ids: list[int] = [o.id for o in live]
         self.live_created: list[datetime] = [o.created_at for o in live]
         self._last_created = opportunities[-1].created_at if opportunities else None
+        self.activities = ActivityIndex(a for o in opportunities for a in o.activities)
+        """Every visitor activity, deleted opportunities' included (the activity query)."""
         self.listeners: list[Callable[[int], None]] = []
         """Called with an opportunity id after every change to it (cache invalidation)."""
         self.generation = 0
@@ -114,6 +131,40 @@ class DataStore:
         self.all_ids.append(opp.id)
         self._index_live(opp)
 
+    # -- events --------------------------------------------------------------------------
+
+    def _record(
+        self, opp: Opportunity, code: int, prospect_id: int | None, now: datetime
+    ) -> VisitorActivity:
+        """One opportunity event as Pardot records it: a new visitor activity."""
+        act = VisitorActivity(
+            id=self.gen.new_activity_id(),
+            opportunity_id=opp.id,
+            prospect_id=prospect_id,
+            visitor_id=None,
+            type=code,
+            type_name=OPPORTUNITY_ACTIVITY_TYPES[code],
+            details=opp.name,
+            campaign_id=opp.campaign_id,
+            created_at=now,
+            updated_at=now,
+        )
+        opp.activities.append(act)
+        self.activities.add(act)
+        return act
+
+    def _record_each_prospect(self, opp: Opportunity, code: int, now: datetime) -> None:
+        """One event per linked prospect, or one without a prospect when none is linked."""
+        prospects: list[int | None] = [*opp.prospect_ids] or [None]
+        for prospect_id in prospects:
+            self._record(opp, code, prospect_id, now)
+
+    def _record_status(self, opp: Opportunity, old: str, now: datetime) -> None:
+        """Won (9), lost (10) or reopened (18) when the status changed; else nothing."""
+        code = status_event(old, opp.status)
+        if code is not None:
+            self._record_each_prospect(opp, code, now)
+
     # -- changes -------------------------------------------------------------------------
 
     def add_opportunities(
@@ -142,7 +193,9 @@ class DataStore:
                 opp.updated_at = created
                 for act in opp.activities:
                     act.created_at = act.updated_at = created
+                    self.activities.add(act)
                 self._add(opp)
+                self._record_each_prospect(opp, ACTIVITY_NEW_OPPORTUNITY, created)
                 ids.append(opp.id)
         return ids
 
@@ -165,15 +218,18 @@ class DataStore:
                 prospect_ids=sorted(set(prospect_ids)),
             )
             self._add(opp)
+            self._record_each_prospect(opp, ACTIVITY_NEW_OPPORTUNITY, now)
             return opp
 
     def update(self, opportunity_id: int, fields: dict[str, Any]) -> Opportunity:
         """Apply validated ``fields`` to a live opportunity."""
         with self.lock:
             opp = self.live(opportunity_id)
+            old_status = opp.status
             for name, value in fields.items():
                 setattr(opp, name, value)
-            opp.updated_at = self.clock.now()
+            now = opp.updated_at = self.clock.now()
+            self._record_status(opp, old_status, now)
             self.changed(opp.id)
             return opp
 
@@ -205,7 +261,8 @@ class DataStore:
                 raise ApiError(3)
             if prospect_id not in opp.prospect_ids:
                 opp.prospect_ids = sorted([*opp.prospect_ids, prospect_id])
-                opp.updated_at = self.clock.now()
+                now = opp.updated_at = self.clock.now()
+                self._record(opp, ACTIVITY_OPPORTUNITY_LINKED, prospect_id, now)
                 self.changed(opp.id)
 
     def unlink_prospect(self, opportunity_id: int, prospect_id: int) -> None:
@@ -215,7 +272,8 @@ class DataStore:
             if prospect_id not in opp.prospect_ids:
                 raise ApiError(3)
             opp.prospect_ids = [p for p in opp.prospect_ids if p != prospect_id]
-            opp.updated_at = self.clock.now()
+            now = opp.updated_at = self.clock.now()
+            self._record(opp, ACTIVITY_OPPORTUNITY_UNLINKED, prospect_id, now)
             self.changed(opp.id)
 
     def add_activity(self, opportunity_id: int, **fields: Any) -> int:
@@ -237,6 +295,7 @@ class DataStore:
             act.optional_ids.update(optional)
             act.opportunity_id = opp.id
             opp.activities.append(act)
+            self.activities.add(act)
             opp.updated_at = now
             self.changed(opp.id)
             return act.id
@@ -244,3 +303,20 @@ class DataStore:
     def iter_all(self) -> Iterable[Opportunity]:
         """Every opportunity, deleted ones included, by id (call under the lock)."""
         return (self.opportunities[i] for i in sorted(self.all_ids))
+
+
+def status_event(old: str, new: str) -> int | None:
+    """The activity type a status change records: won 9, lost 10, back to open 18.
+
+    An empty status counts as open (Pardot derives the status from closed and won, so
+    an opportunity that is neither is open).
+    """
+    if old == new:
+        return None
+    if new == "won":
+        return ACTIVITY_OPPORTUNITY_WON
+    if new == "lost":
+        return ACTIVITY_OPPORTUNITY_LOST
+    if old in ("won", "lost"):
+        return ACTIVITY_OPPORTUNITY_REOPENED
+    return None

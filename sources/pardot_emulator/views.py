@@ -22,6 +22,13 @@ def _text(value: str) -> str | None:
     return value or None
 
 
+def _cost(cost: float | None) -> int | float | None:
+    """A campaign's cost: a whole number as an integer (Pardot's type), else money."""
+    if cost is not None and float(cost).is_integer():
+        return int(cost)
+    return cost
+
+
 class Views:
     """Builds response trees from the store's records for one emulator configuration."""
 
@@ -109,8 +116,19 @@ class Views:
             children.append(("opportunity_activities", [self.activity(a) for a in opp.activities]))
         return ("opportunity", children)
 
-    def activity(self, act: VisitorActivity) -> Node:
-        """One ``<visitor_activity>`` with its nested campaign."""
+    def activity(
+        self,
+        act: VisitorActivity,
+        *,
+        tag: str = "visitor_activity",
+        opportunity_id: bool = True,
+        campaign_cost: bool = False,
+    ) -> Node:
+        """One visitor activity with its nested campaign.
+
+        The defaults are the ``<visitor_activity>`` inside ``<opportunity_activities>``;
+        :meth:`query_activity` is the element of the visitor activity query.
+        """
         render = self.time.render
         children: list[Node] = [
             ("id", act.id),
@@ -123,13 +141,31 @@ class Views:
         children += sorted(act.optional_ids.items())
         campaign = self.store.campaigns.get(act.campaign_id) if act.campaign_id else None
         if campaign is not None:
-            children.append(("campaign", [("id", campaign.id), ("name", _text(campaign.name))]))
+            fields: list[Node] = [("id", campaign.id), ("name", _text(campaign.name))]
+            if campaign_cost:
+                fields.append(("cost", _cost(campaign.cost)))
+            children.append(("campaign", fields))
         children += [
             ("created_at", render(act.created_at)),
             ("updated_at", render(act.updated_at)),
-            ("opportunity_id", act.opportunity_id),
         ]
-        return ("visitor_activity", children)
+        if opportunity_id:
+            children.append(("opportunity_id", act.opportunity_id))
+        return (tag, children)
+
+    def query_activity(self, act: VisitorActivity) -> Node:
+        """One activity as the visitor activity query renders it (the config's element
+        name, the campaign's cost, ``<opportunity_id>`` unless switched off)."""
+        return self.activity(
+            act,
+            tag=self.config.visitor_activity_element,
+            opportunity_id=self.config.visitor_activity_opportunity_id,
+            campaign_cost=True,
+        )
+
+    def activity_query_result(self, acts: list[VisitorActivity], total: int) -> Node:
+        """The ``<result>`` of a visitor activity query: every match counted."""
+        return ("result", [("total_results", total), *(self.query_activity(a) for a in acts)])
 
     def query_result(
         self, opps: list[Opportunity], total: int, output: str, activities: bool

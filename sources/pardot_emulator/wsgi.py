@@ -20,7 +20,7 @@ from .faults import FaultDecision
 from .render import json_error, xml_error
 from .requestlog import RequestRecord, redact
 from .responses import HTML_TYPE, JSON_TYPE, XML_TYPE, Response
-from .routing import API_PREFIX, CONTROL_PREFIX, ParsedRequest, instance_url, parse_request
+from .routing import CONTROL_PREFIX, ParsedRequest, api_prefix, instance_url, parse_request
 
 if TYPE_CHECKING:
     from .emulator import PardotEmulator
@@ -53,7 +53,7 @@ def dispatch(emu: "PardotEmulator", environ: dict[str, Any], sr: StartResponse) 
         return send(handle_control(emu, parse_request(environ, api=False, form=False)), sr)
     if path.rstrip("/") == TOKEN_PATH:
         return send(_logged(emu, environ, token=True), sr)
-    if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+    if api_prefix(path) is not None:
         return send(_logged(emu, environ, token=False), sr)
     return send(Response(404, b"Not Found", "text/plain"), sr)
 
@@ -70,6 +70,8 @@ def _logged(emu: "PardotEmulator", environ: dict[str, Any], *, token: bool) -> R
     started, t0 = time.time(), time.perf_counter()
     request = parse_request(environ, api=not token)
     operation = "token" if token else (request.operation or "unknown")
+    if not token and request.resource not in (None, "opportunity"):
+        operation = f"{request.resource}_{operation}"
     version: int | None = None
     raw_version = request.params.get("version", "")
     if raw_version.strip().isdigit():
@@ -161,8 +163,9 @@ def _api(
     config = emu.config
     operation = request.operation or ""
     errors_json = as_json or config.json_errors
+    opportunity = request.resource == "opportunity"
     if request.method not in ("GET", "POST") and not (
-        request.method == "DELETE" and operation == "delete"
+        request.method == "DELETE" and operation == "delete" and opportunity
     ):
         return _error(60, None, errors_json)
     authorization = request.headers.get("authorization", "")
@@ -190,7 +193,10 @@ def _api(
     if not emu.daily.take(emu.time.local_date(emu.clock.now())):
         return _error(122, None, errors_json, status=config.daily_limit_status)
     try:
-        body = emu.api.handle(operation, request.params, effective, as_json)
+        if opportunity:
+            body = emu.api.handle(operation, request.params, effective, as_json)
+        else:
+            body = emu.activity_api.handle(operation, request.params, effective, as_json)
     except ApiError as err:
         return _error(err.code, err.message, errors_json, param=err.param)
     if body is None:
