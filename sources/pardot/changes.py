@@ -19,6 +19,8 @@ anywhere (the daily limit, a kill) leaves it for the next run, so no event is lo
 
 from __future__ import annotations
 
+import bisect
+from array import array
 from datetime import UTC, datetime
 from typing import Final
 
@@ -35,8 +37,26 @@ MAX_PROSPECT_PAGES: Final = 10_000
 
 
 def feed_phase(run: Run) -> Tables:
-    """Read the events after the feed's cursor into the batch; note what they name."""
+    """Read the events after the feed's cursor into the batch; note what they name.
+
+    An event's activity becomes a row only for an opportunity the warehouse holds, or
+    will: one known to be live, read by this run, or newer than everything read (a
+    re-read brings it). Events of an opportunity deleted before it was ever loaded
+    name no row, as its activities would name no opportunity.
+    """
     settings, report = run.settings, run.report
+    known = array("q", run.known_before.to_pylist())  # ascending
+    read = run.read_ids()
+    top = max(run.state.last_id or 0, max(read, default=0))
+
+    def keep(opportunity_id: int) -> bool:
+        if opportunity_id in run.gone:
+            return False
+        if opportunity_id > top or opportunity_id in read:
+            return True
+        at = bisect.bisect_left(known, opportunity_id)
+        return at < len(known) and known[at] == opportunity_id
+
     before = run.client.request_count
     try:
         for page in read_feed(
@@ -45,13 +65,15 @@ def feed_phase(run: Run) -> Tables:
             after=run.feed_read,
             created_after=start_created_after(settings),
             page_size=settings.page_size,
+            keep=keep,
         ):
             run.feed_read = page.last_id
             for event in page.events:
-                if event.opportunity_id is not None:
+                if event.opportunity_id is None:
+                    if event.prospect_id is not None:
+                        run.refresh_prospects.add(event.prospect_id)
+                elif keep(event.opportunity_id):
                     run.refresh.add(event.opportunity_id)
-                elif event.prospect_id is not None:
-                    run.refresh_prospects.add(event.prospect_id)
             report.feed_events += len(page.events)
             if run.batch.feed_rows >= settings.batch_size:
                 yield from flush(run)

@@ -15,7 +15,7 @@ makes change capture faster; the sweeps remain the reconciliation.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -48,6 +48,7 @@ def read_feed(
     after: int | None,
     created_after: str | None,
     page_size: int,
+    keep: Callable[[int], bool],
 ) -> Iterator[FeedPage]:
     """Page through the opportunity events after activity id ``after``, gathering each
     page into ``batch``.
@@ -60,6 +61,8 @@ def read_feed(
             which reads the feed's history (from ``created_after``).
         created_after: Pardot's local time; only activities after it (``start_date``).
         page_size: activities a request.
+        keep: whether an opportunity is (or will be) in the warehouse: the activities of
+            one that is not (deleted before it was ever loaded) would name no row.
     """
     last = after
     for _ in range(MAX_FEED_PAGES):
@@ -73,7 +76,7 @@ def read_feed(
             params["id_greater_than"] = last
         if created_after is not None:
             params["created_after"] = created_after
-        count, events = batch.add_feed(client.query_activities(**params))
+        count, events = batch.add_feed(client.query_activities(**params), keep)
         if events:
             last = max(last or 0, max(event.id for event in events))
         yield FeedPage(count, events, last)

@@ -20,6 +20,7 @@ No element leaves this module; callers get Arrow tables and plain values.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +32,7 @@ from .columns import typed_table
 from .constants import PARDOT_TIMESTAMP_FORMAT
 from .errors import DataError
 from .native import NativePage, text_tables
-from .schema import REJECTED_ROWS
+from .schema import REJECTED_ROWS, VISITOR_ACTIVITIES
 from .texttables import TextTables
 from .walk import (
     FEED_ELEMENTS,
@@ -132,10 +133,13 @@ class OpportunityBatch:
         self._add_walked(rows, len(info.ids))
         return info
 
-    def add_feed(self, result: etree._Element) -> tuple[int, list[FeedEvent]]:
+    def add_feed(
+        self, result: etree._Element, keep: Callable[[int], bool]
+    ) -> tuple[int, list[FeedEvent]]:
         """Gather a visitor activity query's ``<result>``: (activities on the page, the
-        events read). An activity with a bad id stops the run, or with
-        ``reject_bad_rows`` is set aside (and counts on the page, not among the events)."""
+        events read). An activity becomes a row where ``keep`` accepts its opportunity.
+        An activity with a bad id stops the run, or with ``reject_bad_rows`` is set
+        aside (and counts on the page, not among the events)."""
         flatten_unknown_nesting(result, feed=True)
         rows = WalkedRows()
         events: list[FeedEvent] = []
@@ -143,13 +147,13 @@ class OpportunityBatch:
         for element in result.iterchildren(*FEED_ELEMENTS):
             count += 1
             try:
-                events.append(rows.feed_activity(element))
+                events.append(rows.feed_activity(element, keep))
             except DataError as error:
                 if not self.reject_bad_rows:
                     raise
                 self._reject(error)
         self._add_walked(rows, 0)
-        self._feed_rows += sum(event.opportunity_id is not None for event in events)
+        self._feed_rows += rows.rows(VISITOR_ACTIVITIES.name)
         return count, events
 
     @property

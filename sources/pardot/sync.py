@@ -107,7 +107,10 @@ def sync_opportunities(
     report.scan = scan.kind
     logger.info("scan %s (created_after=%s, ranges=%s)", scan.kind, scan.created_after, scan.ranges)
     try:
-        if settings.activity_feed:
+        # The first run reads the feed's history after its backfill: then only the
+        # events of opportunities it loaded become rows (see ``changes.feed_phase``).
+        feed_first = settings.activity_feed and run.feed_read is not None
+        if feed_first:
             yield from feed_phase(run)
         pages = fetch_pages(
             client,
@@ -128,8 +131,12 @@ def sync_opportunities(
             run.state.advance(*run.top, timezone=settings.timezone)
         if scan.kind == "full":
             yield from _deletes(run, scan, read_loaded)
+            # It read every live opportunity after the events: nothing named is stale.
+            run.refresh.clear()
         run.state.finish_sweep(scan)
         run.scan_done = True
+        if settings.activity_feed and not feed_first:
+            yield from feed_phase(run)
         if settings.activity_feed:
             yield from refresh_phase(run, read_loaded)
         if settings.delete_check and scan.kind != "full":

@@ -21,6 +21,7 @@ Rules that matter for correctness:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final, NamedTuple, cast
 
 import pyarrow as pa
@@ -110,11 +111,12 @@ class WalkedRows:
             return 0
         return self._activities(activities, opportunity_id)
 
-    def feed_activity(self, element: etree._Element) -> FeedEvent:
+    def feed_activity(self, element: etree._Element, keep: Callable[[int], bool]) -> FeedEvent:
         """Gather one activity of the visitor activity query.
 
-        It becomes a ``visitor_activities`` row only where it names its opportunity;
-        where it does not, the opportunity's ``do/read`` brings it nested, later.
+        It becomes a ``visitor_activities`` row only where it names its opportunity and
+        ``keep`` says that opportunity is (or will be) in the warehouse; where it names
+        none, the opportunity's ``do/read`` brings it nested, later.
 
         Raises:
             DataError: its id, opportunity id or prospect id is not an integer.
@@ -133,7 +135,7 @@ class WalkedRows:
             if prospect_text is None
             else _integer(prospect_text, opportunity_id, "visitor_activities.prospect_id")
         )
-        if opportunity_id is not None:
+        if opportunity_id is not None and keep(opportunity_id):
             marks = {name: len(rows) for name, rows in self._rows.items()}
             try:
                 self._activity(element, row, opportunity_id)
@@ -143,6 +145,10 @@ class WalkedRows:
                     del self._owners[name][length:]
                 raise
         return FeedEvent(activity_id, opportunity_id, prospect_id)
+
+    def rows(self, table: str) -> int:
+        """How many rows of ``table`` were gathered."""
+        return len(self._rows[table])
 
     def text_tables(self) -> TextTables:
         """The rows gathered, in the form every parse path gives."""
