@@ -45,13 +45,25 @@ def queries(harness: Harness) -> int:
     return harness.emulator.request_count("query")
 
 
-def test_first_run_is_a_full_sweep_and_the_next_costs_one_request(
+def test_first_run_is_a_full_sweep_and_an_idle_run_costs_three_requests(
     live_harness: Harness,
 ) -> None:
+    """Nothing happened: one request each for the event feed, the new opportunities and
+    the delete check's count (README, "What a run costs")."""
     first = live_harness.run()
     assert first.scan == "full"
+    live_harness.emulator.reset_request_log()
     second = live_harness.run()
-    assert (second.scan, queries(live_harness)) == ("new", 1)
+    emulator = live_harness.emulator
+    assert second.scan == "new" and second.requests == 3
+    assert (emulator.request_count("query"), emulator.request_count("visitor_activity_query")) == (
+        2,
+        1,
+    )
+    assert second.changes["activity_feed"] == {
+        "requests": 1, "events": 0, "refresh_requests": 0, "refreshed": 0, "deleted": 0,
+    }  # fmt: skip
+    assert second.changes["delete_check"] == {"requests": 1, "deleted": 0, "undeleted": 0}
 
 
 def test_a_full_sweep_carries_updates_of_every_editable_field(live_harness: Harness) -> None:
