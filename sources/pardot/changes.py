@@ -21,17 +21,20 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from .deletecheck import DeleteCheck
 from .deletes import ReadLoaded
 from .feed import read_feed
 from .fetch import fetch_pages
-from .planner import start_created_after
+from .planner import local_time, start_created_after
 from .ranges import RangeQueue, clusters
 from .runcontext import Run, Tables, add_page, flush, mark_gone, read_activities
+from .walk import FeedEvent
 
+CLOCK_MARGIN: Final = timedelta(minutes=10)
+"""How far this machine's clock and Pardot's may differ, for comparing their times."""
 MAX_PROSPECT_PAGES: Final = 10_000
 """Hard cap of the pages of one prospect's opportunities."""
 
@@ -57,6 +60,17 @@ def feed_phase(run: Run) -> Tables:
         at = bisect.bisect_left(known, opportunity_id)
         return at < len(known) and known[at] == opportunity_id
 
+    # After a full sweep, an event older than the sweep's start names an opportunity the
+    # sweep read after it (a margin covers the two clocks' difference).
+    swept_after = (
+        local_time(run.scan.started - CLOCK_MARGIN, settings.timezone)
+        if run.scan_done and run.scan.kind == "full"
+        else None
+    )
+
+    def stale(event: FeedEvent) -> bool:
+        return swept_after is None or event.created_at is None or event.created_at >= swept_after
+
     before = run.client.request_count
     try:
         for page in read_feed(
@@ -72,7 +86,7 @@ def feed_phase(run: Run) -> Tables:
                 if event.opportunity_id is None:
                     if event.prospect_id is not None:
                         run.refresh_prospects.add(event.prospect_id)
-                elif keep(event.opportunity_id):
+                elif keep(event.opportunity_id) and stale(event):
                     run.refresh.add(event.opportunity_id)
             report.feed_events += len(page.events)
             if run.batch.feed_rows >= settings.batch_size:

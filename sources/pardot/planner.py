@@ -228,6 +228,11 @@ def _new_created_after(state: SyncState) -> str | None:
     return (local - CREATED_AFTER_MARGIN).strftime(PARDOT_TIMESTAMP_FORMAT)
 
 
+def local_time(instant: datetime, timezone: str) -> str:
+    """``instant`` as Pardot renders times: the API user's local time, no zone."""
+    return instant.astimezone(ZoneInfo(timezone)).strftime(PARDOT_TIMESTAMP_FORMAT)
+
+
 def start_created_after(settings: SyncSettings) -> str | None:
     """``created_after`` for ``start_date`` (Pardot's local time), or None without one."""
     if settings.start_date is None:

@@ -131,8 +131,10 @@ def sync_opportunities(
             run.state.advance(*run.top, timezone=settings.timezone)
         if scan.kind == "full":
             yield from _deletes(run, scan, read_loaded)
-            # It read every live opportunity after the events: nothing named is stale.
-            run.refresh.clear()
+            if scan.started == started:
+                # A sweep begun by this run read every live opportunity after the events
+                # earlier runs read: nothing they named is stale.
+                run.refresh.clear()
         run.state.finish_sweep(scan)
         run.scan_done = True
         if settings.activity_feed and not feed_first:

@@ -75,6 +75,30 @@ class Harness:
     def warehouse(self) -> Warehouse:
         return Warehouse(self.database)
 
+    def scan_queries(self, summary: RunSummary) -> int:
+        """The opportunity queries of the run's scan: all of them but the delete check's
+        and the re-reads of what events named (each mechanism counts its own)."""
+        changes = summary.changes
+        return (
+            self.emulator.request_count("query")
+            - changes["delete_check"]["requests"]
+            - changes["activity_feed"]["refresh_requests"]
+        )
+
+    def counting_queries(self) -> int:
+        """The delete check's counts in the request log (``limit=1``, simple output)."""
+        return sum(
+            1
+            for r in self.emulator.request_log
+            if r.operation == "query"
+            and r.params.get("limit") == "1"
+            and r.params.get("output") == "simple"
+        )
+
+    def feed_queries(self) -> int:
+        """The run's requests of the event feed (the visitor activity query)."""
+        return self.emulator.request_count("visitor_activity_query")
+
 
 def start_harness(root: Path, config: EmulatorConfig, **options: Any) -> Iterator[Harness]:
     emulator = PardotEmulator(config)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,8 +28,11 @@ def test_first_load_equals_ground_truth_in_ceil_n_over_200_requests(harness: Har
     assert summary.exit_code == 0, summary.message
     live = live_count(harness)
     assert summary.opportunities == live
-    assert queries(harness) == math.ceil(live / 200)
-    assert summary.requests == queries(harness)
+    assert queries(harness) == harness.scan_queries(summary) == math.ceil(live / 200)
+    events = summary.changes["activity_feed"]["events"]
+    assert harness.feed_queries() == summary.changes["activity_feed"]["requests"]
+    assert harness.feed_queries() == events // 200 + 1, "the feed's history, read once"
+    assert summary.requests == queries(harness) + harness.feed_queries()
     assert summary.rows["opportunities"] == live
     assert summary.rows["opportunity_prospects"] == harness.warehouse().count(
         "opportunity_prospects"
@@ -36,14 +40,14 @@ def test_first_load_equals_ground_truth_in_ceil_n_over_200_requests(harness: Har
     assert_matches_ground_truth(harness.warehouse(), harness.emulator)
 
 
-def test_second_run_without_changes_costs_one_request_and_loads_nothing(
+def test_second_run_without_changes_costs_three_requests_and_loads_nothing(
     harness: Harness,
 ) -> None:
     harness.run()
     before = harness.warehouse().query("select * from opportunities order by id")
     summary = harness.run()
     assert summary.exit_code == 0, summary.message
-    assert queries(harness) == 1
+    assert (harness.scan_queries(summary), queries(harness), summary.requests) == (1, 2, 3)
     assert summary.opportunities == 0
     assert sum(summary.rows.values()) == 0
     assert harness.warehouse().query("select * from opportunities order by id") == before
@@ -55,7 +59,8 @@ def test_450_new_opportunities_arrive_exactly_in_three_requests(harness: Harness
     summary = harness.run()
     assert summary.exit_code == 0, summary.message
     assert summary.opportunities == 450
-    assert queries(harness) == 3
+    assert harness.scan_queries(summary) == 3
+    assert summary.changes["activity_feed"]["refreshed"] == 0, "the scan read them after"
     assert summary.rows["opportunities"] == 450
     loaded = set(harness.warehouse().ids())
     assert set(new_ids) <= loaded
@@ -73,7 +78,7 @@ def test_opportunities_sharing_one_second_across_a_page_boundary_are_all_loaded(
     assert len({truth[i]["created_at"] for i in same_second}) == 1
     summary = harness.run()
     assert summary.opportunities == 330
-    assert queries(harness) == 2, "200 + 130: the page boundary falls inside the second"
+    assert harness.scan_queries(summary) == 2, "200 + 130: the boundary falls in the second"
     assert_matches_ground_truth(harness.warehouse(), harness.emulator)
 
 
@@ -120,6 +125,7 @@ def test_activities_by_read_when_the_query_does_not_carry_them(
 ) -> None:
     config = EmulatorConfig(opportunities=120, seed=3, query_includes_activities=False)
     for harness in start_harness(isolated_environment, config):
+        harness.options["activity_feed"] = False  # the one other way to the activities
         without = harness.run()
         assert without.exit_code == 0
         assert (
@@ -130,7 +136,7 @@ def test_activities_by_read_when_the_query_does_not_carry_them(
         harness.emulator.add_opportunities(40)
         summary = harness.run(fetch_activities_by_read=True)
         assert summary.exit_code == 0, summary.message
-        assert harness.emulator.request_count("query") == 1
+        assert harness.scan_queries(summary) == 1
         assert harness.emulator.request_count("read") == 40, "one read per new opportunity"
         new_ids = set(harness.warehouse().ids()[-40:])
         truth = harness.emulator.ground_truth()["visitor_activities"]
@@ -139,6 +145,32 @@ def test_activities_by_read_when_the_query_does_not_carry_them(
             r[0] for r in harness.warehouse().query("select id from visitor_activities order by id")
         ]
         assert loaded == expected
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {"query_includes_activities": False},
+        {"query_includes_activities": False, "visitor_activity_element": "visitor_activity"},
+        {"query_includes_activities": True},
+    ],
+    ids=["docs-shape", "other-element-name", "query-carries-activities"],
+)
+def test_the_event_feed_fills_visitor_activities_whatever_the_query_carries(
+    isolated_environment: Path, shape: dict[str, Any]
+) -> None:
+    config = EmulatorConfig(opportunities=300, seed=13, **shape)
+    for harness in start_harness(isolated_environment, config):
+        first = harness.run()
+        assert first.exit_code == 0, first.message
+        assert harness.emulator.request_count("read") == 0
+        assert_matches_ground_truth(harness.warehouse(), harness.emulator)
+        new = harness.emulator.add_opportunities(30)
+        harness.emulator.update_opportunity(new[0], status="won")
+        summary = harness.run()
+        assert summary.exit_code == 0, summary.message
+        assert harness.emulator.request_count("read") == 0, "no read: the feed names them"
+        assert_matches_ground_truth(harness.warehouse(), harness.emulator)
 
 
 def _has_table(harness: Harness, table: str) -> bool:
