@@ -119,6 +119,7 @@ def pardot_source(
     force_full_sweep: bool = False,
     checkpoint_every: int = DEFAULTS.checkpoint_every,
     http: httpx.Client | None = None,
+    now: datetime | None = None,
     report: SyncReport | None = None,
     progress: Progress | None = None,
 ) -> DltResource:
@@ -155,6 +156,9 @@ def pardot_source(
             and commits the state before the run goes on (see the module docstring);
             0 = one load package per run.
         http: an httpx client to send requests through (tests mount the emulator here).
+        now: the run's start, which decides which sweeps are due (UTC, aware); this
+            machine's clock by default. The day-of-changes benchmark runs a simulated
+            day on the emulator's clock with it.
         report: filled with how the run went (outcome, pages, requests).
         progress: called after every page with the report so far. The counters also go
             to the progress collector of the pipeline running the source (dlt's
@@ -203,6 +207,7 @@ def pardot_source(
                 progress=_ExtractProgress(progress),
                 force_full_sweep=force_full_sweep,
                 read_loaded=_read_loaded,
+                now=now,
             )
         finally:
             client.close()

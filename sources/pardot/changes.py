@@ -30,7 +30,7 @@ from .feed import read_feed
 from .fetch import fetch_pages
 from .planner import local_time, start_created_after
 from .ranges import RangeQueue, clusters
-from .runcontext import Run, Tables, add_page, flush, mark_gone, read_activities
+from .runcontext import Run, Tables, add_page, flush, mark_gone, progressed, read_activities
 from .walk import FeedEvent
 
 CLOCK_MARGIN: Final = timedelta(minutes=10)
@@ -45,14 +45,17 @@ def feed_phase(run: Run) -> Tables:
     An event's activity becomes a row only for an opportunity the warehouse holds, or
     will: one known to be live, read by this run, or newer than everything read (a
     re-read brings it). Events of an opportunity deleted before it was ever loaded
-    name no row, as its activities would name no opportunity.
+    name no row, as its activities would name no opportunity. Where the opportunity
+    query nests the activities, the feed makes no row at all: every opportunity an
+    event names is read by this run or was read after the event, its activities nested
+    (one row per activity and run: a destination's merge need not deduplicate).
     """
     settings, report = run.settings, run.report
     known = array("q", run.known_before.to_pylist())  # ascending
     read = run.read_ids()
     top = max(run.state.last_id or 0, max(read, default=0))
 
-    def keep(opportunity_id: int) -> bool:
+    def wanted(opportunity_id: int) -> bool:
         if opportunity_id in run.gone:
             return False
         if opportunity_id > top or opportunity_id in read:
@@ -60,13 +63,10 @@ def feed_phase(run: Run) -> Tables:
         at = bisect.bisect_left(known, opportunity_id)
         return at < len(known) and known[at] == opportunity_id
 
-    # After a full sweep, an event older than the sweep's start names an opportunity the
-    # sweep read after it (a margin covers the two clocks' difference).
-    swept_after = (
-        local_time(run.scan.started - CLOCK_MARGIN, settings.timezone)
-        if run.scan_done and run.scan.kind == "full"
-        else None
-    )
+    # An event older than the start of the last complete full sweep names an opportunity
+    # that sweep read after it (a margin covers the two clocks' difference).
+    swept = run.state.swept_at("full")
+    swept_after = None if swept is None else local_time(swept - CLOCK_MARGIN, settings.timezone)
 
     def stale(event: FeedEvent) -> bool:
         return swept_after is None or event.created_at is None or event.created_at >= swept_after
@@ -79,16 +79,17 @@ def feed_phase(run: Run) -> Tables:
             after=run.feed_read,
             created_after=start_created_after(settings),
             page_size=settings.page_size,
-            keep=keep,
+            keep=lambda opportunity_id: not run.nested_activities and wanted(opportunity_id),
         ):
             run.feed_read = page.last_id
             for event in page.events:
                 if event.opportunity_id is None:
                     if event.prospect_id is not None:
                         run.refresh_prospects.add(event.prospect_id)
-                elif keep(event.opportunity_id) and stale(event):
+                elif wanted(event.opportunity_id) and stale(event):
                     run.refresh.add(event.opportunity_id)
             report.feed_events += len(page.events)
+            progressed(run)
             if run.batch.feed_rows >= settings.batch_size:
                 yield from flush(run)
     finally:
@@ -182,6 +183,7 @@ def check_phase(run: Run, read_loaded: ReadLoaded | None) -> Tables:
         yield from flush(run)
     finally:
         run.report.delete_check_requests += check.requests
+    progressed(run)
     run.report.undeleted += len(check.undeleted)
     run.report.check_deleted += len(check.deleted)
     yield from mark_gone(run, check.deleted, read_loaded, began)

@@ -69,7 +69,7 @@ class SyncSettings:
     recent_sweep_days: int = _setting(30, 0, 3650)
     recent_sweep_every_minutes: int = _setting(60, -1, 10**7)
     """Minutes between recent-window sweeps; 0 = every run, -1 = never."""
-    full_sweep_every_hours: int = _setting(24, -1, 10**6)
+    full_sweep_every_hours: int = _setting(168, -1, 10**6)
     """Hours between full sweeps; 0 = every run, -1 = only when asked (``--full-sweep``)."""
     hard_delete: bool = False
     """Delete the rows of deleted opportunities instead of marking them."""

@@ -163,12 +163,25 @@ class SyncState:
         re-read since."""
         return list((self.state.get("activity_feed") or {}).get("prospects") or [])
 
-    def set_feed(self, last_id: int | None, refresh: pa.Array, prospects: list[int]) -> None:
+    @property
+    def nested_activities(self) -> bool:
+        """Whether the opportunity query nested the activities, when a run last saw."""
+        return bool((self.state.get("activity_feed") or {}).get("nested_activities"))
+
+    def set_feed(
+        self,
+        last_id: int | None,
+        refresh: pa.Array,
+        prospects: list[int],
+        *,
+        nested_activities: bool,
+    ) -> None:
         """Where the event feed stands, and what its events still ask to re-read."""
         self.state["activity_feed"] = {
             "last_id": last_id,
             "refresh": encode_ids(refresh),
             "prospects": sorted(prospects),
+            "nested_activities": nested_activities,
         }
 
     @property

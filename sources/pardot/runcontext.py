@@ -77,6 +77,9 @@ class Run:
     """Prospects of events that named no opportunity, whose opportunities to re-read."""
     gone: set[int] = field(default_factory=set)
     """Ids this run found deleted."""
+    nested_activities: bool = False
+    """The opportunity query nests ``<opportunity_activities>`` (seen on this run's pages
+    with opportunities, or else on an earlier run's)."""
 
     def read_ids(self) -> set[int]:
         """The opportunities this run has read so far (handed out or gathered)."""
@@ -91,13 +94,19 @@ def add_page(run: Run, page: NativePage | DeclinedPage) -> PageInfo:
         walked_page(run.report, page.reason)
         info = run.batch.add_result(page.result)
     run.pending.extend(info.ids)
-    report = run.report
-    report.pages += 1
-    report.opportunities += len(info.ids)
-    report.requests = run.client.request_count
-    if run.progress:
-        run.progress(report)
+    if info.ids:
+        run.nested_activities = info.carries_activities
+    run.report.pages += 1
+    run.report.opportunities += len(info.ids)
+    progressed(run)
     return info
+
+
+def progressed(run: Run) -> None:
+    """Bring the report's request count up to date and tell the progress callback."""
+    run.report.requests = run.client.request_count
+    if run.progress:
+        run.progress(run.report)
 
 
 def walked_page(report: SyncReport, reason: str) -> None:
@@ -115,6 +124,7 @@ def walked_page(report: SyncReport, reason: str) -> None:
 def flush(run: Run) -> Tables:
     """Hand the batch out (typed tables), then note what is handed out."""
     if not len(run.batch) and not run.pending and not run.batch.feed_rows:
+        run.feed_handed_out = run.feed_read  # every event read is handed out (or made no row)
         return
     for name, table in run.batch.build().items():
         count_rows(run.report, name, table)
@@ -207,4 +217,9 @@ def save_progress(run: Run, *, complete: bool) -> None:
     if run.settings.activity_feed:
         read = set(run.loaded) | run.gone
         refresh = pa.array(sorted(run.refresh - read), pa.int64())
-        run.state.set_feed(run.feed_handed_out, refresh, sorted(run.refresh_prospects))
+        run.state.set_feed(
+            run.feed_handed_out,
+            refresh,
+            sorted(run.refresh_prospects),
+            nested_activities=run.nested_activities,
+        )

@@ -52,6 +52,7 @@ from .runcontext import (
     add_page,
     flush,
     mark_gone,
+    progressed,
     read_activities,
     salvage,
     save_progress,
@@ -103,6 +104,7 @@ def sync_opportunities(
         feed_read=sync_state.feed_cursor, feed_handed_out=sync_state.feed_cursor,
         refresh=set(sync_state.refresh_ids.to_pylist()),
         refresh_prospects=set(sync_state.refresh_prospects),
+        nested_activities=sync_state.nested_activities,
     )  # fmt: skip
     report.scan = scan.kind
     logger.info("scan %s (created_after=%s, ranges=%s)", scan.kind, scan.created_after, scan.ranges)
@@ -144,6 +146,7 @@ def sync_opportunities(
         if settings.delete_check and scan.kind != "full":
             yield from check_phase(run, read_loaded)
         yield from flush(run)
+        progressed(run)
         report.outcome = "complete"
     except DailyLimitError as exc:
         logger.warning("stopping early: %s", exc)

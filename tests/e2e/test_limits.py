@@ -12,14 +12,20 @@ from pipelines.runner import EXIT_CONFIG, EXIT_DAILY_LIMIT
 from sources.pardot_emulator import EmulatorConfig
 
 from .conftest import Harness, start_harness
-from .truth import assert_matches_ground_truth
+from .truth import assert_matches_ground_truth, assert_no_duplicates
+
+SCAN_ONLY = {"activity_feed": False, "delete_check": False}
+"""These tests count the scan's pages against the limit: the event feed's history and the
+delete check have their own test below."""
 
 
 @pytest.fixture
 def limited(isolated_environment: Path) -> Iterator[Harness]:
     """About 970 live opportunities (5 pages) and a daily limit of 3 requests."""
     config = EmulatorConfig(opportunities=1000, seed=12, daily_limit=3, realtime_clock=False)
-    yield from start_harness(isolated_environment, config)
+    for harness in start_harness(isolated_environment, config):
+        harness.options.update(SCAN_ONLY)
+        yield harness
 
 
 def live(harness: Harness) -> int:
@@ -55,6 +61,7 @@ def test_request_budget_stops_before_the_limit_and_resumes_within_a_larger_one(
 ) -> None:
     config = EmulatorConfig(opportunities=1000, seed=12, realtime_clock=False)
     for harness in start_harness(isolated_environment, config):
+        harness.options.update(SCAN_ONLY)
         total = live(harness)
         first = harness.run(daily_request_budget=2)
         assert first.exit_code == EXIT_DAILY_LIMIT
@@ -105,6 +112,7 @@ def test_a_daily_limit_at_http_429_or_503_stops_cleanly_and_the_next_day_is_exac
         realtime_clock=False,
     )
     for harness in start_harness(isolated_environment, config):
+        harness.options.update(SCAN_ONLY)
         total = live(harness)
         first = harness.run()
         assert first.exit_code == EXIT_DAILY_LIMIT, first.message
@@ -116,6 +124,42 @@ def test_a_daily_limit_at_http_429_or_503_stops_cleanly_and_the_next_day_is_exac
         assert resumed.exit_code == 0, resumed.message
         assert resumed.opportunities == total - 600
         assert_matches_ground_truth(harness.warehouse(), harness.emulator)
+
+
+@pytest.mark.parametrize("max_concurrency", [1, 4])
+def test_the_daily_limit_stops_the_event_feed_and_the_next_days_resume_it_exactly(
+    isolated_environment: Path, max_concurrency: int
+) -> None:
+    """With the defaults (event feed and delete check on): a first run whose feed history
+    outlasts the day's limit stops with exit 75; the next days go on from the last event
+    read, never from the start, and end exact, nothing lost or doubled."""
+    config = EmulatorConfig(opportunities=300, seed=12, daily_limit=4, realtime_clock=False)
+    for harness in start_harness(isolated_environment, config):
+        harness.options["max_concurrency"] = max_concurrency
+        history = sum(
+            1
+            for a in harness.emulator.ground_truth()["visitor_activities"]
+            if a["type"] in (8, 9, 10, 18, 19, 38)
+        )
+        assert history > 3 * 200, "the feed's history takes several days"
+        summaries, feed_requests = [], 0
+        for _ in range(8):
+            summary = harness.run()
+            summaries.append(summary)
+            feed_requests += harness.feed_queries()
+            if summary.exit_code == 0:
+                break
+            assert summary.exit_code == EXIT_DAILY_LIMIT, summary.message
+            harness.emulator.advance_clock(days=1)
+        assert summaries[-1].exit_code == 0, summaries[-1].message
+        assert len(summaries) >= 3, "the limit stopped the feed on more than one day"
+        days = len(summaries)
+        # every page of the history once, plus at most one page a day asked again after 122
+        assert feed_requests <= history // 200 + 1 + days
+        assert sum(s.changes["activity_feed"]["events"] for s in summaries) == history
+        warehouse = harness.warehouse()
+        assert_matches_ground_truth(warehouse, harness.emulator)
+        assert_no_duplicates(warehouse)
 
 
 @pytest.mark.parametrize("json_errors", [False, True], ids=["xml", "json"])

@@ -98,7 +98,8 @@ def test_cursor_survives_new_processes_and_a_lost_pipelines_folder(harness: Harn
     live = live_count(harness)
     assert first.summary["outcome"] == "complete"
     assert first.summary["exit_code"] == 0
-    assert first.summary["requests"] == math.ceil(live / PAGE)
+    feed = harness.emulator.request_count("visitor_activity_query")
+    assert first.summary["requests"] == math.ceil(live / PAGE) + feed
     assert first.summary["opportunities"] == live
     assert harness.emulator.request_count("query") == math.ceil(live / PAGE)
     assert (pipelines / "pardot").is_dir(), "dlt kept its working folder in DLT_DATA_DIR"
@@ -111,19 +112,25 @@ def test_cursor_survives_new_processes_and_a_lost_pipelines_folder(harness: Harn
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.summary["outcome"] == "complete"
     assert second.summary["opportunities"] == 450
-    assert harness.emulator.request_count("query") == math.ceil(450 / PAGE)
-    assert second.summary["requests"] == math.ceil(450 / PAGE)
+    changes = second.summary["changes"]
+    assert changes["activity_feed"]["refreshed"] == 0, "the state came back from the warehouse"
+    assert harness.emulator.request_count("query") == math.ceil(450 / PAGE) + 1  # + the count
+    feed = harness.emulator.request_count("visitor_activity_query")
+    assert changes["activity_feed"]["events"] < 200 * feed, "only the new events"
+    assert second.summary["requests"] == math.ceil(450 / PAGE) + 1 + feed
     assert_matches_ground_truth(warehouse, harness.emulator)
     assert warehouse.count("opportunities") == len(set(warehouse.ids())), "no row doubled"
 
-    # Nothing new: one request. Debug logging on, to look for the token in every log line.
+    # Nothing new: three requests (feed, new opportunities, the delete check's count).
+    # Debug logging on, to look for the token in every log line.
     third = pardot_sync(harness, "--log-level", "debug")
     assert third.returncode == 0, third.stderr[-3000:]
     assert "DEBUG" in third.stderr, "debug logging was on"
     assert third.summary["outcome"] == "complete"
     assert third.summary["opportunities"] == 0
-    assert harness.emulator.request_count("query") == 1
-    assert third.summary["requests"] == 1
+    assert harness.emulator.request_count("query") == 2
+    assert harness.emulator.request_count("visitor_activity_query") == 1
+    assert third.summary["requests"] == 3
     assert_matches_ground_truth(warehouse, harness.emulator)
 
 

@@ -214,7 +214,9 @@ def test_no_secret_in_a_debug_cli_run(harness: Harness) -> None:
         "SOURCES__PARDOT__CREDENTIALS__REFRESH_TOKEN": REFRESH_TOKEN,
         "SOURCES__PARDOT__CREDENTIALS__TOKEN_URL": harness.base_url + "/services/oauth2/token",
     }
-    harness.emulator.set_faults(FaultConfig(token_expiry_after_requests=1))
+    # Every third request meets an expired token: refreshed mid-run, then replayed (with
+    # 1, every request after the first would, the refreshed token's replay included).
+    harness.emulator.set_faults(FaultConfig(token_expiry_after_requests=2))
     ok = pardot_sync(harness, "--log-level", "debug", **env)
     assert ok.returncode == 0, ok.stderr[-3000:]
     assert "DEBUG" in ok.stderr

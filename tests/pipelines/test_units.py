@@ -69,7 +69,7 @@ def test_one_failing_unit_neither_stops_nor_corrupts_the_other(
     summaries, total = run_units(units, destination=lambda: dlt.destinations.duckdb(str(database)))
     assert [s.exit_code for s in summaries] == [EXIT_OK, EXIT_OK]
     assert total.exit_code == EXIT_OK and total.failed == []
-    assert good.request_count("query") == 1
+    assert good.request_count("query") == 2, "the new opportunities, the delete check's count"
     assert_matches_ground_truth(Warehouse(database, "pardot_east"), bad)
     assert_matches_ground_truth(Warehouse(database, "pardot_west"), good)
 
@@ -101,7 +101,8 @@ def test_cli_business_units_print_one_line_each_and_a_total_last(
     # --business-unit given on the command line wins over the configured list
     assert main(["run", "--business-unit", "0Uv000000000001AAA"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
-    assert len(lines) == 2 and lines[0]["requests"] == 1 and lines[-1]["failed"] == []
+    # nothing new for the good unit: event feed, new opportunities, delete check count
+    assert len(lines) == 2 and lines[0]["requests"] == 3 and lines[-1]["failed"] == []
 
 
 def test_worst_exit_code_order() -> None:
