@@ -21,20 +21,27 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Final
 
 from .deletecheck import DeleteCheck
 from .deletes import ReadLoaded
 from .feed import read_feed
 from .fetch import fetch_pages
-from .planner import local_time, start_created_after
+from .planner import start_created_after
 from .ranges import RangeQueue, clusters
-from .runcontext import Run, Tables, add_page, flush, mark_gone, progressed, read_activities
+from .runcontext import (
+    Run,
+    Tables,
+    add_page,
+    arrived,
+    flush,
+    mark_gone,
+    progressed,
+    read_activities,
+)
 from .walk import FeedEvent
 
-CLOCK_MARGIN: Final = timedelta(minutes=10)
-"""How far this machine's clock and Pardot's may differ, for comparing their times."""
 MAX_PROSPECT_PAGES: Final = 10_000
 """Hard cap of the pages of one prospect's opportunities."""
 
@@ -63,13 +70,13 @@ def feed_phase(run: Run) -> Tables:
         at = bisect.bisect_left(known, opportunity_id)
         return at < len(known) and known[at] == opportunity_id
 
-    # An event older than the start of the last complete full sweep names an opportunity
-    # that sweep read after it (a margin covers the two clocks' difference).
-    swept = run.state.swept_at("full")
-    swept_after = None if swept is None else local_time(swept - CLOCK_MARGIN, settings.timezone)
+    # Read after a full sweep (the first run): an event recorded before the sweep began
+    # (its id at most the newest event id then) names an opportunity the sweep read after
+    # it. Ids, not times: Pardot's clock and this machine's need not agree.
+    mark = run.state.sweep_event_mark if run.scan_done and run.scan.kind == "full" else None
 
     def stale(event: FeedEvent) -> bool:
-        return swept_after is None or event.created_at is None or event.created_at >= swept_after
+        return mark is None or event.id > mark
 
     before = run.client.request_count
     try:
@@ -90,7 +97,7 @@ def feed_phase(run: Run) -> Tables:
                     run.refresh.add(event.opportunity_id)
             report.feed_events += len(page.events)
             progressed(run)
-            if run.batch.feed_rows >= settings.batch_size:
+            if run.batch.activity_rows >= settings.batch_size:
                 yield from flush(run)
     finally:
         report.feed_requests += run.client.request_count - before
@@ -184,6 +191,7 @@ def check_phase(run: Run, read_loaded: ReadLoaded | None) -> Tables:
     finally:
         run.report.delete_check_requests += check.requests
     progressed(run)
+    yield from arrived(run, check.undeleted)
     run.report.undeleted += len(check.undeleted)
     run.report.check_deleted += len(check.deleted)
     yield from mark_gone(run, check.deleted, read_loaded, began)

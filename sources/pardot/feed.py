@@ -23,7 +23,7 @@ from .client import PardotClient
 from .constants import OPPORTUNITY_ACTIVITY_TYPES
 from .errors import PardotError
 from .parsing import OpportunityBatch
-from .walk import FeedEvent
+from .walk import FEED_ELEMENTS, FeedEvent, integer
 
 EVENT_TYPES: Final = tuple(OPPORTUNITY_ACTIVITY_TYPES)
 MAX_FEED_PAGES: Final = 1_000_000
@@ -39,6 +39,15 @@ class FeedPage:
     events: list[FeedEvent]
     last_id: int | None
     """The largest activity id read so far: where the next page, and run, start."""
+
+
+def newest_event_id(client: PardotClient) -> int | None:
+    """The id of the newest opportunity event (one request), or None without any."""
+    params = {"type": EVENT_TYPES, "sort_by": "id", "sort_order": "descending", "limit": 1}
+    result = client.query_activities(**params)
+    for element in result.iterchildren(*FEED_ELEMENTS):
+        return integer(element.findtext("id"), "visitor_activities.id")
+    return None
 
 
 def read_feed(

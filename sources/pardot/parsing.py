@@ -84,7 +84,7 @@ class OpportunityBatch:
         self._native: list[NativePage] = []
         """Pages of the native reader: put together once a build."""
         self._count = 0
-        self._feed_rows = 0
+        self._activity_rows = 0
         self._rejected: list[dict[str, Any]] = []
         self._rejected_ids: set[int] = set()
 
@@ -153,13 +153,14 @@ class OpportunityBatch:
                     raise
                 self._reject(error)
         self._add_walked(rows, 0)
-        self._feed_rows += rows.rows(VISITOR_ACTIVITIES.name)
+        self._activity_rows += rows.rows(VISITOR_ACTIVITIES.name)
         return count, events
 
     @property
-    def feed_rows(self) -> int:
-        """Activity rows from the visitor activity query gathered since the last build."""
-        return self._feed_rows
+    def activity_rows(self) -> int:
+        """Activity rows gathered on their own (the event feed, reads) since the last build:
+        rows to hand out even where no opportunity was gathered."""
+        return self._activity_rows
 
     def add_opportunity(self, element: etree._Element) -> Walked:
         """Gather one ``<opportunity>`` (from a query page or a read) with its children."""
@@ -173,6 +174,7 @@ class OpportunityBatch:
         rows = WalkedRows()
         count = rows.activities(element)
         self._add_walked(rows, 0)
+        self._activity_rows += count
         return count
 
     def build(self) -> dict[str, pa.Table]:

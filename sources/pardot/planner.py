@@ -164,6 +164,15 @@ class SyncState:
         return list((self.state.get("activity_feed") or {}).get("prospects") or [])
 
     @property
+    def sweep_event_mark(self) -> int | None:
+        """The newest opportunity event id when the current (or last) full sweep began."""
+        return (self.state.get("event_marks") or {}).get("sweep")
+
+    @sweep_event_mark.setter
+    def sweep_event_mark(self, mark: int | None) -> None:
+        self.state["event_marks"] = {"sweep": mark}
+
+    @property
     def nested_activities(self) -> bool:
         """Whether the opportunity query nested the activities, when a run last saw."""
         return bool((self.state.get("activity_feed") or {}).get("nested_activities"))

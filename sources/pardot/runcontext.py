@@ -123,7 +123,7 @@ def walked_page(report: SyncReport, reason: str) -> None:
 
 def flush(run: Run) -> Tables:
     """Hand the batch out (typed tables), then note what is handed out."""
-    if not len(run.batch) and not run.pending and not run.batch.feed_rows:
+    if not len(run.batch) and not run.pending and not run.batch.activity_rows:
         run.feed_handed_out = run.feed_read  # every event read is handed out (or made no row)
         return
     for name, table in run.batch.build().items():
@@ -192,6 +192,16 @@ def read_activities(run: Run, ids: list[int]) -> None:
         for element in pool.map(read, ids):
             if element is not None:
                 run.batch.add_activities(element)
+
+
+def arrived(run: Run, ids: list[int]) -> Tables:
+    """Opportunities loaded for the first time although older than the cursor (undeleted,
+    say): their rows came with the page that found them; their visitor activities, where
+    the query does not nest them, come with one ``do/read`` each (the event feed read
+    their events before, when they named no opportunity in the warehouse)."""
+    if ids and run.settings.activity_feed and not run.nested_activities:
+        read_activities(run, ids)
+        yield from flush(run)
 
 
 def save_progress(run: Run, *, complete: bool) -> None:

@@ -40,6 +40,7 @@ from .client import PardotClient
 from .config import SyncSettings
 from .deletes import ReadLoaded
 from .errors import DailyLimitError, DataError, PardotError
+from .feed import newest_event_id
 from .fetch import Fetched, fetch_pages
 from .lookahead import Lookahead
 from .parsing import OpportunityBatch
@@ -50,6 +51,7 @@ from .runcontext import (
     Run,
     Tables,
     add_page,
+    arrived,
     flush,
     mark_gone,
     progressed,
@@ -88,6 +90,7 @@ def sync_opportunities(
     """
     started = now or datetime.now(UTC)
     sync_state = SyncState(state)
+    cursor_before = sync_state.last_id
     today = local_day(started, settings.timezone)
     used = sync_state.requests_today(today)
     if settings.daily_request_budget is not None:
@@ -114,6 +117,10 @@ def sync_opportunities(
         feed_first = settings.activity_feed and run.feed_read is not None
         if feed_first:
             yield from feed_phase(run)
+        elif settings.activity_feed and scan.kind == "full" and scan.started == started:
+            # The feed comes after this sweep: what was recorded before it began is read.
+            sync_state.sweep_event_mark = newest_event_id(client)
+            report.feed_requests += 1
         pages = fetch_pages(
             client,
             _query_params(settings, scan),
@@ -132,7 +139,7 @@ def sync_opportunities(
         if run.top is not None:
             run.state.advance(*run.top, timezone=settings.timezone)
         if scan.kind == "full":
-            yield from _deletes(run, scan, read_loaded)
+            yield from _deletes(run, scan, read_loaded, cursor_before)
             if scan.started == started:
                 # A sweep begun by this run read every live opportunity after the events
                 # earlier runs read: nothing they named is stale.
@@ -221,10 +228,17 @@ def _gather(run: Run, fetched: Fetched) -> None:
         run.pending_top = (info.last_id, info.last_created_at)
 
 
-def _deletes(run: Run, scan: Scan, read_loaded: ReadLoaded | None) -> Tables:
-    """After a complete full sweep: loaded before, not seen now = deleted in Pardot."""
+def _deletes(
+    run: Run, scan: Scan, read_loaded: ReadLoaded | None, cursor_before: int | None
+) -> Tables:
+    """After a complete full sweep: loaded before, not seen now = deleted in Pardot; not
+    loaded before, below the cursor, seen now = undeleted (or never loaded)."""
     seen = pa.concat_arrays([scan.seen_before, pa.array(run.loaded, pa.int64())])
     known = run.known_before
     gone = known.filter(pc.invert(pc.is_in(known, value_set=seen))).to_pylist()
+    if cursor_before is not None:
+        back = seen.filter(pc.invert(pc.is_in(seen, value_set=known)))
+        back = back.filter(pc.less_equal(back, cursor_before)).to_pylist()
+        yield from arrived(run, back)
     run.state.known_ids = seen  # exactly the live opportunities
     yield from mark_gone(run, gone, read_loaded, scan.started)

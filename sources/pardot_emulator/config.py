@@ -39,9 +39,10 @@ class EmulatorConfig:
     refresh_tokens: tuple[str, ...] = ("emulator-refresh-token",)
     token_lifetime_seconds: float = 7200.0
     token_error_status: int = 401
-    query_includes_activities: bool = True
+    query_includes_activities: bool = False
     """A query with ``output=full`` carries each opportunity's ``<opportunity_activities>``
-    (False: only a read does, as Pardot's documentation has it)."""
+    (True: the other reading; by default only a read does, as Pardot's documentation
+    has it)."""
     visitor_activity_element: Literal["visitorActivity", "visitor_activity"] = "visitorActivity"
     """The element of each activity in a visitor activity query: ``visitorActivity`` as
     Pardot's documentation names it, or ``visitor_activity`` as recorded responses do."""

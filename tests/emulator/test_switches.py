@@ -47,10 +47,9 @@ def test_query_includes_activities_both_ways(included: bool, render_cache: bool)
     assert read.find("opportunity/opportunity_activities/visitor_activity") is not None
 
 
-def test_the_default_still_carries_activities_in_a_query() -> None:
-    """The connector's tests rely on it until its activity feed lands."""
-    assert EmulatorConfig().query_includes_activities is True
-    assert carried(client_for(make(opportunities=10)), "full")
+def test_by_default_a_query_carries_no_activities_as_the_documentation_says() -> None:
+    assert EmulatorConfig().query_includes_activities is False
+    assert not carried(client_for(make(opportunities=10)), "full")
 
 
 # -- serve flags ----------------------------------------------------------------------
