@@ -60,6 +60,8 @@ PER_DAY = {
     "probability": 16, "linked": 12, "unlinked": 12, "deleted": 8, "undeleted": 4,
 }  # fmt: skip
 """How many changes of each kind the day holds."""
+EDITS = ("stage", "value", "probability")
+"""Edits that keep the status: Pardot records no event for them."""
 
 
 @dataclass
@@ -330,17 +332,28 @@ def table(days: list[Day]) -> str:
     lines = ["| kind | changes | " + " | ".join(
         f"{d.name}: runs until shown, median / worst (never)" for d in days
     ) + " |", "|---|---|" + "---|" * len(days)]  # fmt: skip
+    rows: list[tuple[str, str, bool | None]] = []
     for kind in KINDS:
+        if kind in EDITS:  # no event: recent and old opportunities differ
+            rows += [(f"{kind}, recent", kind, True), (f"{kind}, old", kind, False)]
+        else:
+            rows.append((kind, kind, None))
+
+    def matching(kind: str, recent: bool | None) -> Callable[[Change], bool]:
+        return lambda c: c.kind == kind and (recent is None or c.recent == recent)
+
+    for label, kind, recent in rows:
+        matches = matching(kind, recent)
         cells = []
         for d in days:
-            mine = [c for c in d.changes if c.kind == kind]
+            mine = [c for c in d.changes if matches(c)]
             shown = [c.shown_after for c in mine if c.shown_after is not None]
             never = len(mine) - len(shown)
             median = statistics.median(shown) if shown else "-"
             worst = max(shown) if shown else "-"
             cells.append(f"{median} / {worst}" + (f" ({never} never)" if never else ""))
-        count = len([c for c in days[0].changes if c.kind == kind])
-        lines.append(f"| {kind} | {count} | " + " | ".join(cells) + " |")
+        count = len([c for c in days[0].changes if matches(c)])
+        lines.append(f"| {label} | {count} | " + " | ".join(cells) + " |")
     lines.append("| requests for the day | | " + " | ".join(f"{d.requests:,}" for d in days) + " |")
     lines.append("| scans (new/recent/full) | | " + " | ".join(
         f"{d.scans.get('new', 0)}/{d.scans.get('recent', 0)}/{d.scans.get('full', 0)}"

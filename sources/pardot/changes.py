@@ -21,13 +21,18 @@ from __future__ import annotations
 
 import bisect
 from array import array
+from collections.abc import Generator
 from datetime import UTC, datetime
 from typing import Final
 
-from .deletecheck import DeleteCheck
+import pyarrow as pa
+
+from .client import DeclinedPage
+from .deletecheck import DeleteCheck, page_ids
 from .deletes import ReadLoaded
 from .feed import read_feed
 from .fetch import fetch_pages
+from .native import NativePage, only_rows
 from .planner import start_created_after
 from .ranges import RangeQueue, clusters
 from .runcontext import (
@@ -40,7 +45,7 @@ from .runcontext import (
     progressed,
     read_activities,
 )
-from .walk import FeedEvent
+from .walk import FeedEvent, integer
 
 MAX_PROSPECT_PAGES: Final = 10_000
 """Hard cap of the pages of one prospect's opportunities."""
@@ -114,24 +119,11 @@ def refresh_phase(run: Run, read_loaded: ReadLoaded | None) -> Tables:
 
 
 def _refresh_named(run: Run, read_loaded: ReadLoaded | None) -> Tables:
-    settings = run.settings
     targets = sorted(run.refresh - run.read_ids() - run.gone)
     if not targets:
         return
     known = _known(run)
-    work = RangeQueue(clusters(targets, known, settings.page_size), page_size=settings.page_size)
-    params: dict[str, str | int] = {
-        "sort_by": "id",
-        "sort_order": "ascending",
-        "limit": settings.page_size,
-        "output": "full",
-    }
-    returned: set[int] = set()
-    for fetched in fetch_pages(run.client, params, work, workers=settings.max_concurrency):
-        returned.update(add_page(run, fetched.page).ids)
-        if len(run.batch) >= settings.batch_size:
-            yield from flush(run)
-    yield from flush(run)
+    returned = yield from _reread(run, targets, known)
     missing = [target for target in targets if target not in returned]
     run.report.refreshed += len(targets) - len(missing)
     loaded_before = set(known)
@@ -140,6 +132,46 @@ def _refresh_named(run: Run, read_loaded: ReadLoaded | None) -> Tables:
     run.report.refresh_deleted += len(gone)
     yield from mark_gone(run, gone, read_loaded, datetime.now(UTC))
     run.refresh.difference_update(targets)
+
+
+def _reread(
+    run: Run, targets: list[int], known: list[int]
+) -> Generator[tuple[str, pa.Table], None, set[int]]:
+    """Read ``targets`` (ascending) again with full output, in id ranges that hold several
+    where they lie close; the ids returned (others in those ranges come along)."""
+    settings = run.settings
+    work = RangeQueue(clusters(targets, known, settings.page_size), page_size=settings.page_size)
+    params: dict[str, str | int] = {
+        "sort_by": "id",
+        "sort_order": "ascending",
+        "limit": settings.page_size,
+        "output": "full",
+    }
+    read = run.read_ids()
+    returned: set[int] = set()
+    for fetched in fetch_pages(run.client, params, work, workers=settings.max_concurrency):
+        page = fetched.page
+        ids = page_ids(page)
+        returned.update(ids)
+        if read.intersection(ids):
+            # One row per opportunity and run: a destination's merge need not deduplicate.
+            page = _only(page, [i for i in ids if i not in read])
+        add_page(run, page)
+        if len(run.batch) >= settings.batch_size:
+            yield from flush(run)
+    yield from flush(run)
+    return returned
+
+
+def _only(page: NativePage | DeclinedPage, ids: list[int]) -> NativePage | DeclinedPage:
+    """The page with only the opportunities ``ids``."""
+    wanted = set(ids)
+    if isinstance(page, NativePage):
+        return only_rows(page, [row for row, i in enumerate(page.ids) if i in wanted])
+    for element in list(page.result.iterchildren("opportunity")):
+        if integer(element.findtext("id"), "id") not in wanted:
+            page.result.remove(element)
+    return page
 
 
 def _refresh_prospects(run: Run) -> Tables:
@@ -183,14 +215,15 @@ def check_phase(run: Run, read_loaded: ReadLoaded | None) -> Tables:
         page_size=run.settings.page_size,
     )
     try:
-        for page in check.pages():
-            add_page(run, page)  # full output: an undeleted opportunity's rows come along
-            if len(run.batch) >= run.settings.batch_size:
-                yield from flush(run)
-        yield from flush(run)
+        for _ in check.pages():
+            pass  # what it tells is in check.deleted and check.undeleted
+        progressed(run)
+        if check.undeleted:  # their rows: read again, as what events name is
+            before = run.client.request_count
+            yield from _reread(run, check.undeleted, known)
+            check.requests += run.client.request_count - before
     finally:
         run.report.delete_check_requests += check.requests
-    progressed(run)
     yield from arrived(run, check.undeleted)
     run.report.undeleted += len(check.undeleted)
     run.report.check_deleted += len(check.deleted)

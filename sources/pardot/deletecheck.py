@@ -108,7 +108,7 @@ class DeleteCheck:
             page = self.client.query_page(
                 **{**self._params(after, hi), "limit": self.page_size, "output": "full"}
             )
-            ids = _ids_of(page)
+            ids = page_ids(page)
             returned.update(ids)
             yield page
             if len(ids) < self.page_size:
@@ -119,7 +119,8 @@ class DeleteCheck:
         self.undeleted.extend(sorted(returned - known_set))
 
 
-def _ids_of(page: NativePage | DeclinedPage) -> list[int]:
+def page_ids(page: NativePage | DeclinedPage) -> list[int]:
+    """The opportunity ids of a query page, in page order."""
     if isinstance(page, NativePage):
         return page.ids
     return [integer(element.findtext("id"), "id") for element in page.result.iter("opportunity")]

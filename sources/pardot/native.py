@@ -288,6 +288,37 @@ class NativePage:
         return True
 
 
+def only_rows(page: NativePage, rows: Sequence[int]) -> NativePage:
+    """A copy of ``page`` with only the opportunities at ``rows`` (ascending), and theirs."""
+    total = len(page)
+    new_of_old = [-1] * total
+    for new, old in enumerate(rows):
+        new_of_old[old] = new
+    mapping = pa.array(new_of_old, pa.int64())
+    kept = pc.greater_equal(mapping, 0)
+
+    def children(batch: pa.RecordBatch) -> pa.RecordBatch:
+        level = pc.take(mapping, pc.cast(batch[_OPPORTUNITY_LEVEL], pa.int64()))
+        batch = batch.filter(pc.greater_equal(level, 0))
+        index = batch.schema.get_field_index(_OPPORTUNITY_LEVEL)
+        level = pc.cast(level.filter(pc.greater_equal(level, 0)), pa.uint32())
+        return batch.set_column(index, batch.schema.field(index), level)
+
+    unlinked = pc.take(mapping, page.unlinked)
+    copy = NativePage(
+        {
+            OPPORTUNITIES.name: page.opportunities.filter(kept),
+            PROSPECTS.name: children(page.prospects),
+            VISITOR_ACTIVITIES.name: children(page.activities),
+        },
+        page.id_array.filter(kept),
+        unlinked.filter(pc.greater_equal(unlinked, 0)),
+        page.total_results,
+        page.carries_activities,
+    )
+    return copy
+
+
 def read_page(content: bytes) -> NativePage | Declined:
     """A ``do/query`` answer's rows, or why the native reader declines it.
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,7 +31,7 @@ from .parsing import OpportunityBatch, PageInfo
 from .planner import Scan, SyncState
 from .ranges import RangeQueue
 from .report import Progress, SyncReport
-from .schema import OPPORTUNITIES, UNLINK_MARKER
+from .schema import CAMPAIGNS, OPPORTUNITIES, PROSPECTS, UNLINK_MARKER
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,9 @@ class Run:
     """Prospects of events that named no opportunity, whose opportunities to re-read."""
     gone: set[int] = field(default_factory=set)
     """Ids this run found deleted."""
+    in_package: dict[str, set[int]] = field(default_factory=dict)
+    """Campaign and prospect ids handed out in the current load package: many batches
+    bring the same ones, and a destination's merge need not deduplicate a package."""
     nested_activities: bool = False
     """The opportunity query nests ``<opportunity_activities>`` (seen on this run's pages
     with opportunities, or else on an earlier run's)."""
@@ -127,6 +131,8 @@ def flush(run: Run) -> Tables:
         run.feed_handed_out = run.feed_read  # every event read is handed out (or made no row)
         return
     for name, table in run.batch.build().items():
+        if name in SHARED_TABLES:
+            table = _not_yet_in_package(run, name, table)
         count_rows(run.report, name, table)
         yield name, table
     run.loaded.extend(run.pending)
@@ -139,6 +145,22 @@ def flush(run: Run) -> Tables:
     if run.ranges.in_id_order and run.top is not None:
         # else the cursor moves when the scan completes
         run.state.advance(*run.top, timezone=run.settings.timezone)
+
+
+SHARED_TABLES: Final = (CAMPAIGNS.name, PROSPECTS.name)
+"""Tables whose rows many opportunities bring, in batch after batch."""
+
+
+def _not_yet_in_package(run: Run, name: str, table: pa.Table) -> pa.Table:
+    """The rows whose id no earlier batch of this load package handed out (the first
+    sighting in a package wins; within a batch, the last)."""
+    seen = run.in_package.setdefault(name, set())
+    if seen:
+        table = table.filter(
+            pc.invert(pc.is_in(table["id"], value_set=pa.array(sorted(seen), pa.int64())))
+        )
+    seen.update(table["id"].to_pylist())
+    return table
 
 
 def salvage(run: Run) -> Tables:

@@ -201,6 +201,7 @@ def _checkpoint(run: Run, *, early: bool) -> Generator[Item, State | None, None]
     finally:
         run.lookahead.narrow()
     run.checkpoints.resumed()
+    run.in_package.clear()  # the next batches go to a new load package
     run.report.outcome = "running"
     if resumed is not None:
         run.state = SyncState(resumed)

@@ -266,8 +266,10 @@ def test_every_event_and_delete_shows_after_the_first_run_that_follows_it_withou
         for link in emulator.ground_truth()["opportunity_prospects"]:
             links.setdefault(link["opportunity_id"], set()).add(link["prospect_id"])
         live = live_ids(harness)
-        open_ = [i for i in live if (truth[i]["status"] or "open") == "open"]
-        closed = [i for i in live if truth[i]["status"] in ("won", "lost")]
+        # with prospects: where Pardot leaves out opportunity_id, an event names only its
+        # prospect (one without either waits for a sweep: README)
+        open_ = [i for i in live if (truth[i]["status"] or "open") == "open" and links.get(i)]
+        closed = [i for i in live if truth[i]["status"] in ("won", "lost") and links.get(i)]
         won, lost, reopened = open_[3], open_[40], closed[5]
         linked = open_[60]
         unlinked = next(i for i in live[100:] if links.get(i))

@@ -49,7 +49,8 @@ def test_recent_and_full_sweeps_come_due_on_their_cadence() -> None:
     assert recent.ranges == ((None, None),)
     state.mark_swept("recent", NOW + timedelta(minutes=61))
     assert plan_scan(state, settings, NOW + timedelta(minutes=70)).kind == "new"
-    assert plan_scan(state, settings, NOW + timedelta(hours=24)).kind == "full"
+    assert plan_scan(state, settings, NOW + timedelta(hours=24)).kind == "recent"
+    assert plan_scan(state, settings, NOW + timedelta(hours=168)).kind == "full", "weekly"
 
 
 @pytest.mark.parametrize(
