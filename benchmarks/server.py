@@ -93,7 +93,8 @@ class Emulator:
         command = [
             sys.executable, "-m", "sources.pardot_emulator", "serve", "--port", "0",
             "--opportunities", str(self.opportunities), "--seed", str(self.seed),
-            "--render-cache", *self.extra_args,
+            # pages as full as they can be: each opportunity's activities nested in it
+            "--render-cache", "--query-activities", *self.extra_args,
         ]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.process = subprocess.Popen(

@@ -63,7 +63,12 @@ def test_a_split_scan_stopped_at_the_limit_resumes_only_its_unfinished_ranges(
     isolated_environment: Path, id_jump: tuple[int, int] | None
 ) -> None:
     config = EmulatorConfig(
-        opportunities=3000, seed=42, daily_limit=7, realtime_clock=False, id_jump=id_jump
+        opportunities=3000,
+        seed=42,
+        daily_limit=7,
+        realtime_clock=False,
+        id_jump=id_jump,
+        query_includes_activities=True,  # the scan alone loads the activities here
     )
     for harness in start_harness(isolated_environment, config):
         # The scan's ranges alone: the event feed's history would take days of its own at

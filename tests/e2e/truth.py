@@ -195,8 +195,11 @@ KEYS = {
 def assert_no_duplicates(warehouse: Warehouse) -> None:
     """``count(*) == count(distinct key)`` in every table."""
     for table, key in KEYS.items():
-        total, distinct = warehouse.query(
-            f"select (select count(*) from {table}), "
-            f"(select count(*) from (select distinct {key} from {table}))"
-        )[0]
+        try:
+            total, distinct = warehouse.query(
+                f"select (select count(*) from {table}), "
+                f"(select count(*) from (select distinct {key} from {table}))"
+            )[0]
+        except duckdb.CatalogException:
+            continue  # not created yet (no row of it loaded): nothing doubled
         assert total == distinct, f"{table}: {total} rows but {distinct} distinct ({key})"

@@ -120,7 +120,7 @@ def test_serve_command_with_the_switches_in_a_subprocess() -> None:
 
 
 def test_switches_over_the_control_interface() -> None:
-    emu = make(opportunities=30, render_cache=True)
+    emu = make(opportunities=30, render_cache=True, query_includes_activities=True)
     api = client_for(emu)
     control = client_for(emu, headers={})
     assert control.get("/_emulator/info").json()["switches"] == {

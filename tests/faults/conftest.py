@@ -74,7 +74,10 @@ def assert_loaded_rows_are_exact(harness: Harness) -> set[int]:
     loaded = set(warehouse.ids())
     assert_no_duplicates(warehouse)
     assert loaded <= live_ids(harness.emulator)
-    assert_matches_ground_truth(warehouse, harness.emulator, expected_ids=loaded)
+    # Where the query nests no activities, they come from the event feed, which a first
+    # run reads after its scan: a run that failed before has loaded none yet.
+    nested = harness.emulator.config.query_includes_activities
+    assert_matches_ground_truth(warehouse, harness.emulator, expected_ids=loaded, activities=nested)
     return loaded
 
 
@@ -85,7 +88,8 @@ Reply = tuple[int, str, bytes]
 class ScriptedProxy:
     """A WSGI middleware in front of the emulator, as a broken proxy would be.
 
-    ``script`` maps the 1-based number of a ``do/query`` request to the answer the proxy
+    ``script`` maps the 1-based number of an opportunity ``do/query`` request (the event
+    feed's visitor activity queries pass unchanged) to the answer the proxy
     gives instead of passing it on; ``from_query`` answers every query from that number
     on with ``forever``. Everything else reaches the emulator unchanged.
     """
@@ -99,7 +103,8 @@ class ScriptedProxy:
         self.answered = 0
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if "/do/query" in str(environ.get("PATH_INFO", "")):
+        path = str(environ.get("PATH_INFO", ""))
+        if path.startswith("/api/opportunity/") and "/do/query" in path:
             self.queries += 1
             reply = self.script.get(self.queries)
             if reply is None and self.from_query is not None and self.queries >= self.from_query:

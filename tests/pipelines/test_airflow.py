@@ -204,7 +204,13 @@ def test_the_dag_loads_ground_truth_then_an_incremental_run_costs_three_requests
 @pytest.fixture
 def limited(isolated_environment: Path) -> Iterator[Harness]:
     """About 580 live opportunities (3 pages) and a daily limit of 2 requests."""
-    config = EmulatorConfig(opportunities=600, seed=12, daily_limit=2, realtime_clock=False)
+    config = EmulatorConfig(
+        opportunities=600,
+        seed=12,
+        daily_limit=2,
+        realtime_clock=False,
+        query_includes_activities=True,  # scan only (below): the scan loads the activities
+    )
     yield from start_harness(isolated_environment, config)
 
 

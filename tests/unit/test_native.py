@@ -19,7 +19,7 @@ from lxml import etree
 
 from sources.pardot.envelope import parse_document
 from sources.pardot.errors import DataError, PardotError
-from sources.pardot.native import Declined, NativePage, read_page, text_tables
+from sources.pardot.native import Declined, NativePage, only_rows, read_page, text_tables
 from sources.pardot.parsing import OpportunityBatch
 from sources.pardot.schema import TABLES_BY_NAME
 from sources.pardot_emulator import EmulatorConfig, PardotEmulator
@@ -454,3 +454,16 @@ def test_every_snippet_is_tried_where_the_reader_would_accept_it() -> None:
             assert outcome(content, native=True, reject=True) == outcome(
                 content, native=False, reject=True
             ), snippet
+
+
+def test_only_some_rows_of_a_page_keep_exactly_their_rows() -> None:
+    opportunities = [FULL.replace("<id>7</id>", f"<id>{i}</id>") for i in (7, 8, 9, 10)]
+    opportunities[2] = "<id>9</id><prospects/>"  # an unlink marker, kept with its row
+    whole = read(page(*opportunities))
+    for rows in ([0], [1, 2], [0, 3], [2], []):
+        expected = text_tables([read(page(*[opportunities[r] for r in rows]))]) if rows else None
+        kept = text_tables([only_rows(whole, rows)])
+        assert only_rows(whole, rows).ids == [whole.ids[r] for r in rows]
+        assert {n: t.to_pylist() for n, t in kept.tables.items()} == (
+            {n: t.to_pylist() for n, t in expected.tables.items()} if expected else {}
+        )
