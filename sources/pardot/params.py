@@ -67,20 +67,7 @@ def query_params(params: Mapping[str, object]) -> dict[str, str]:
     Raises:
         ValueError: an unknown name or a value out of range.
     """
-    rendered: dict[str, str] = {}
-    for name, value in params.items():
-        if name in _QUERY_INTS:
-            rendered[name] = str(_integer(value, name, *_QUERY_INTS[name]))
-        elif name in _QUERY_CHOICES:
-            if value not in _QUERY_CHOICES[name]:
-                raise ValueError(f"{name} must be one of {', '.join(_QUERY_CHOICES[name])}")
-            rendered[name] = str(value)
-        elif name in _QUERY_TEXTS:
-            rendered[name] = _text(value, name)
-        else:
-            known = sorted((*_QUERY_INTS, *_QUERY_CHOICES, *_QUERY_TEXTS))
-            raise ValueError(f"unknown query parameter {name!r}; known: {', '.join(known)}")
-    return rendered
+    return _checked(params, "query parameter", _QUERY_INTS, _QUERY_CHOICES, _QUERY_TEXTS)
 
 
 _ACTIVITY_INTS: Final[dict[str, tuple[int, int | None]]] = {
@@ -104,25 +91,42 @@ def activity_query_params(params: Mapping[str, object]) -> dict[str, str]:
     Raises:
         ValueError: an unknown name or a value out of range.
     """
+    return _checked(
+        params,
+        "activity query parameter",
+        _ACTIVITY_INTS,
+        _ACTIVITY_CHOICES,
+        ("created_after", "created_before"),
+        code_lists=("type",),
+    )
+
+
+def _checked(
+    params: Mapping[str, object],
+    what: str,
+    ints: Mapping[str, tuple[int, int | None]],
+    choices: Mapping[str, tuple[str, ...]],
+    texts: tuple[str, ...],
+    *,
+    code_lists: tuple[str, ...] = (),
+) -> dict[str, str]:
     rendered: dict[str, str] = {}
     for name, value in params.items():
-        if name in _ACTIVITY_INTS:
-            rendered[name] = str(_integer(value, name, *_ACTIVITY_INTS[name]))
-        elif name in _ACTIVITY_CHOICES:
-            if value not in _ACTIVITY_CHOICES[name]:
-                raise ValueError(f"{name} must be one of {', '.join(_ACTIVITY_CHOICES[name])}")
+        if name in ints:
+            rendered[name] = str(_integer(value, name, *ints[name]))
+        elif name in choices:
+            if value not in choices[name]:
+                raise ValueError(f"{name} must be one of {', '.join(choices[name])}")
             rendered[name] = str(value)
-        elif name in ("created_after", "created_before"):
+        elif name in texts:
             rendered[name] = _text(value, name)
-        elif name == "type":
+        elif name in code_lists:
             if not isinstance(value, tuple | list) or not value:
-                raise ValueError("type must be a non-empty list of activity type codes")
+                raise ValueError(f"{name} must be a non-empty list of codes")
             rendered[name] = ",".join(str(_integer(code, name, 1)) for code in value)
         else:
-            known = sorted((*_ACTIVITY_INTS, *_ACTIVITY_CHOICES, "created_after", "type"))
-            raise ValueError(
-                f"unknown activity query parameter {name!r}; known: {', '.join(known)}"
-            )
+            known = ", ".join(sorted((*ints, *choices, *texts, *code_lists)))
+            raise ValueError(f"unknown {what} {name!r}; known: {known}")
     return rendered
 
 

@@ -132,3 +132,17 @@ def test_clusters_gather_close_ids_and_keep_each_range_to_about_a_page() -> None
     assert clusters([], known, 200) == []
     many = clusters(list(range(1, 1001)), known, 200)
     assert len(many) == 5 and all(s.hi - s.lo - 1 <= 200 for s in many)
+
+
+def test_the_feed_asks_for_event_types_as_a_list_and_refuses_unknown_parameters() -> None:
+    from sources.pardot.params import activity_query_params
+
+    rendered = activity_query_params(
+        {"type": (8, 9, 10, 18, 19, 38), "sort_by": "id", "id_greater_than": 5, "limit": 200}
+    )
+    assert rendered == {
+        "type": "8,9,10,18,19,38", "sort_by": "id", "id_greater_than": "5", "limit": "200",
+    }  # fmt: skip
+    for bad in ({"type": ()}, {"type": ("x",)}, {"limit": 201}, {"probability_greater_than": 1}):
+        with pytest.raises(ValueError):
+            activity_query_params(bad)
