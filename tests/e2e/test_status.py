@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from pipelines.cli import main
-from pipelines.status import pipeline_status
+from pipelines.status import pipeline_status, render
 
 from .conftest import Harness
 
@@ -43,6 +43,16 @@ def test_status_after_a_run_shows_cursor_sweeps_requests_run_and_rows(harness: H
     assert {t: status["rows"][t] for t in contract} == {t: warehouse.count(t) for t in contract}
     assert status["rows"]["opportunities"] > 0
     assert status["state_restored_from_destination"] is False
+    # each change-capture mechanism: where it stands, and what the last run did
+    assert status["activity_feed"] == {
+        "last_activity_id": max(warehouse.query("select max(id) from visitor_activities")[0]),
+        "opportunities_to_reread": 0,
+        "prospects_to_reread": 0,
+    }
+    assert status["last_run"]["changes"] == summary.changes
+    assert summary.changes["activity_feed"]["events"] > 0
+    text = render(status)
+    assert "event feed:" in text and "activity_feed:" in text and "delete_check:" in text
 
 
 def test_a_failed_run_shows_in_status_and_leaves_the_cursor(harness: Harness) -> None:
