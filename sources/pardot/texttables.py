@@ -21,16 +21,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .columns import checked_opportunities, typed_columns
-from .schema import CAMPAIGNS, OPPORTUNITIES, PROSPECTS, TABLES, VISITOR_ACTIVITIES
+from .schema import CAMPAIGNS, OPPORTUNITIES, PROSPECTS, TABLES
 
 OWNER: Final = "_owner"
 """The column holding the id (int64) of the opportunity a row came with."""
 
-_LAST_SIGHTING_WINS: Final = (CAMPAIGNS.name, PROSPECTS.name, VISITOR_ACTIVITIES.name)
-"""Tables whose rows may come more than once in a batch: campaigns and prospects that
-many opportunities bring, an activity both from the event feed and nested in its
-opportunity. The last sighting of an id is kept (a destination's merge need not
-deduplicate the rows it is given)."""
+_LAST_SIGHTING_WINS: Final = (CAMPAIGNS.name, PROSPECTS.name)
+"""Tables of rows that many opportunities bring: the last sighting of an id is kept (a
+destination's merge need not deduplicate the rows it is given)."""
 
 
 @dataclass(frozen=True)
