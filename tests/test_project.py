@@ -56,3 +56,13 @@ def test_code_is_clean(command: list[str]) -> None:
         [str(tool), *command[1:]], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_readme_s_summary_line_has_every_field_of_the_summary() -> None:
+    import json
+    from dataclasses import fields
+
+    from pipelines.runner import RunSummary
+
+    (line,) = re.findall(r"```json\n(\{.*\})\n```", README)
+    assert set(json.loads(line)) == {f.name for f in fields(RunSummary)}

@@ -1,9 +1,11 @@
-"""One sync run: a keyset scan chosen by ``planner``, batched Arrow tables, deletes.
+"""One sync run: its phases in order, batched Arrow tables, deletes.
 
-The scan reads ``do/query`` sorted by id ascending with ``output=full``; ``fetch`` does
-the keyset paging (one id range, or several side by side). Pages gather here, in one
-thread, in an ``OpportunityBatch`` and are handed out as Arrow tables a few thousand
-opportunities at a time.
+The phases: the event feed (``changes``; on the first run, after the scan), one keyset
+scan chosen by ``planner``, the deletes a complete full sweep finds, the re-reads of what
+events named, and the delete check (``changes``). The scan reads ``do/query`` sorted by
+id ascending with ``output=full``; ``fetch`` does the keyset paging (one id range, or
+several side by side). Pages gather in one thread, in an ``OpportunityBatch``, and are
+handed out as Arrow tables a few thousand opportunities at a time (``runcontext``).
 
 The state (a plain mapping that the dlt layer passes in: dlt's resource state) only moves
 past rows that were handed out, so the state dlt commits with a load package never runs

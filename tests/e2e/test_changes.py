@@ -49,7 +49,7 @@ def test_first_run_is_a_full_sweep_and_an_idle_run_costs_three_requests(
     live_harness: Harness,
 ) -> None:
     """Nothing happened: one request each for the event feed, the new opportunities and
-    the delete check's count (README, "What a run costs")."""
+    the delete check's count (README, "Keeping the warehouse current")."""
     first = live_harness.run()
     assert first.scan == "full"
     live_harness.emulator.reset_request_log()
