@@ -95,10 +95,12 @@ def feed_phase(run: Run) -> Tables:
         ):
             run.feed_read = page.last_id
             for event in page.events:
+                if not stale(event):
+                    continue
                 if event.opportunity_id is None:
                     if event.prospect_id is not None:
                         run.refresh_prospects.add(event.prospect_id)
-                elif wanted(event.opportunity_id) and stale(event):
+                elif wanted(event.opportunity_id):
                     run.refresh.add(event.opportunity_id)
             report.feed_events += len(page.events)
             progressed(run)
