@@ -75,6 +75,10 @@ def feed_phase(run: Run) -> Tables:
         at = bisect.bisect_left(known, opportunity_id)
         return at < len(known) and known[at] == opportunity_id
 
+    def row_now(opportunity_id: int) -> bool:
+        # newer than anything read: its row waits for the re-read (``held``)
+        return not run.nested_activities and opportunity_id <= top and wanted(opportunity_id)
+
     # Read after a full sweep (the first run): an event recorded before the sweep began
     # (its id at most the newest event id then) names an opportunity the sweep read after
     # it. Ids, not times: Pardot's clock and this machine's need not agree.
@@ -91,7 +95,7 @@ def feed_phase(run: Run) -> Tables:
             after=run.feed_read,
             created_after=start_created_after(settings),
             page_size=settings.page_size,
-            keep=lambda opportunity_id: not run.nested_activities and wanted(opportunity_id),
+            keep=row_now,
         ):
             run.feed_read = page.last_id
             for event in page.events:
@@ -102,6 +106,8 @@ def feed_phase(run: Run) -> Tables:
                         run.refresh_prospects.add(event.prospect_id)
                 elif wanted(event.opportunity_id):
                     run.refresh.add(event.opportunity_id)
+                    if event.opportunity_id > top and not run.nested_activities:
+                        run.held.append(event)
             report.feed_events += len(page.events)
             progressed(run)
             if run.batch.activity_rows >= settings.batch_size:
@@ -118,6 +124,10 @@ def refresh_phase(run: Run, read_loaded: ReadLoaded | None) -> Tables:
         yield from _refresh_prospects(run)
     finally:
         run.report.refresh_requests += run.client.request_count - before
+    read = run.read_ids()
+    run.batch.add_feed_events([e for e in run.held if e.opportunity_id in read])
+    run.held.clear()
+    yield from flush(run)
 
 
 def _refresh_named(run: Run, read_loaded: ReadLoaded | None) -> Tables:

@@ -156,6 +156,14 @@ class OpportunityBatch:
         self._activity_rows += rows.rows(VISITOR_ACTIVITIES.name)
         return count, events
 
+    def add_feed_events(self, events: list[FeedEvent]) -> None:
+        """Gather the rows of events held back until their opportunity was read."""
+        rows = WalkedRows()
+        for event in events:
+            rows.feed_activity(event.element, lambda _: True)
+        self._add_walked(rows, 0)
+        self._activity_rows += rows.rows(VISITOR_ACTIVITIES.name)
+
     @property
     def activity_rows(self) -> int:
         """Activity rows gathered on their own (the event feed, reads) since the last build:

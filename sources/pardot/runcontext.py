@@ -32,6 +32,7 @@ from .planner import Scan, SyncState
 from .ranges import RangeQueue
 from .report import Progress, SyncReport
 from .schema import CAMPAIGNS, OPPORTUNITIES, PROSPECTS, UNLINK_MARKER
+from .walk import FeedEvent
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,9 @@ class Run:
     """Prospects of events that named no opportunity, whose opportunities to re-read."""
     gone: set[int] = field(default_factory=set)
     """Ids this run found deleted."""
+    held: list[FeedEvent] = field(default_factory=list)
+    """Events of opportunities newer than anything read: their rows wait for the re-read
+    to show the opportunity exists (one deleted since would leave rows naming nothing)."""
     in_package: dict[str, set[int]] = field(default_factory=dict)
     """Campaign and prospect ids handed out in the current load package: many batches
     bring the same ones, and a destination's merge need not deduplicate a package."""
@@ -128,7 +132,7 @@ def walked_page(report: SyncReport, reason: str) -> None:
 def flush(run: Run) -> Tables:
     """Hand the batch out (typed tables), then note what is handed out."""
     if not len(run.batch) and not run.pending and not run.batch.activity_rows:
-        run.feed_handed_out = run.feed_read  # every event read is handed out (or made no row)
+        run.feed_handed_out = _feed_handed_out(run)
         return
     for name, table in run.batch.build().items():
         if name in SHARED_TABLES:
@@ -137,7 +141,7 @@ def flush(run: Run) -> Tables:
         yield name, table
     run.loaded.extend(run.pending)
     run.pending.clear()
-    run.feed_handed_out = run.feed_read
+    run.feed_handed_out = _feed_handed_out(run)
     run.ranges.handed_out()
     if run.pending_top is not None and (run.top is None or run.pending_top[0] > run.top[0]):
         run.top = run.pending_top
@@ -161,6 +165,14 @@ def _not_yet_in_package(run: Run, name: str, table: pa.Table) -> pa.Table:
         )
     seen.update(table["id"].to_pylist())
     return table
+
+
+def _feed_handed_out(run: Run) -> int | None:
+    """The feed's cursor once the batch is handed out: the last event read, or just
+    before the first event whose row is still held (a run stopped now reads it again)."""
+    if not run.held or run.feed_read is None:
+        return run.feed_read
+    return min(run.feed_read, min(event.id for event in run.held) - 1)
 
 
 def salvage(run: Run) -> Tables:

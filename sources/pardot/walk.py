@@ -71,8 +71,8 @@ class FeedEvent(NamedTuple):
     opportunity_id: int | None
     """The opportunity it names; None where Pardot leaves ``<opportunity_id>`` out."""
     prospect_id: int | None
-    created_at: str | None
-    """When Pardot recorded it, as Pardot rendered it (the API user's local time)."""
+    element: etree._Element
+    """The activity as Pardot sent it, to gather later where its row must wait."""
 
 
 class Walked(NamedTuple):
@@ -146,7 +146,7 @@ class WalkedRows:
                     del self._rows[name][length:]
                     del self._owners[name][length:]
                 raise
-        return FeedEvent(activity_id, opportunity_id, prospect_id, row.get("created_at"))
+        return FeedEvent(activity_id, opportunity_id, prospect_id, element)
 
     def rows(self, table: str) -> int:
         """How many rows of ``table`` were gathered."""
