@@ -134,6 +134,10 @@ def flush(run: Run) -> Tables:
     if not len(run.batch) and not run.pending and not run.batch.activity_rows:
         run.feed_handed_out = _feed_handed_out(run)
         return
+    if run.held:  # the rows of held events whose opportunity is in this batch go with it
+        batch_ids = set(run.pending)
+        run.batch.add_feed_events([e for e in run.held if e.opportunity_id in batch_ids])
+        run.held = [e for e in run.held if e.opportunity_id not in batch_ids]
     for name, table in run.batch.build().items():
         if name in SHARED_TABLES:
             table = _not_yet_in_package(run, name, table)

@@ -284,7 +284,11 @@ def test_run_killed_after_a_checkpoint_keeps_it_and_fetches_only_the_rest(
     summary = harness.run()
 
     assert summary.exit_code == 0, summary.message
-    assert summary.opportunities == new - len(committed), "only the rest was fetched"
+    # The scan fetched only the rest. Events of opportunities the killed run had not
+    # handed out when it checkpointed are read again, and the ones that the checkpoint
+    # committed among them re-read (counted apart): out of id order, that can be a few.
+    rereads = summary.changes["activity_feed"]["refreshed"]
+    assert summary.opportunities - rereads == new - len(committed), "only the rest was fetched"
     if harness.options["max_concurrency"] == 1:
         assert queries(harness) == pages(new - len(committed))
     warehouse = harness.warehouse()
@@ -313,7 +317,8 @@ def test_run_killed_in_a_checkpoints_load_finishes_it_then_fetches_only_the_rest
     assert summary.exit_code == 0, summary.message
     assert killed["load_id"] in completed_loads(harness), "the interrupted load was completed"
     checkpointed = 2 * PAGE_SIZE
-    assert summary.opportunities == len(new_ids) - checkpointed, "only the rest was fetched"
+    rereads = summary.changes["activity_feed"]["refreshed"]
+    assert summary.opportunities - rereads == len(new_ids) - checkpointed, "only the rest"
     assert queries(harness) == pages(len(new_ids) - checkpointed)
     warehouse = harness.warehouse()
     assert_matches_ground_truth(warehouse, harness.emulator)
