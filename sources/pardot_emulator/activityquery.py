@@ -17,7 +17,7 @@ from datetime import datetime
 
 from .errors import ApiError
 from .models import VisitorActivity
-from .query import MAX_LIMIT, given, int_param
+from .query import MAX_LIMIT, bounds, given, int_param, paging
 from .store import DataStore
 
 DEFAULT_ORDER = {
@@ -98,25 +98,9 @@ def run_activity_query(
     if limit is not None and not 1 <= limit <= MAX_LIMIT:
         raise ApiError(23)
     limit = MAX_LIMIT if limit is None else limit
-    offset = int_param(params, "offset", 21) or 0
-    if offset < 0:
-        raise ApiError(21)
-    sort_by = (given(params, "sort_by") or "id").lower()
-    if sort_by not in DEFAULT_ORDER:
-        raise ApiError(19)
-    sort_order = (given(params, "sort_order") or DEFAULT_ORDER[sort_by]).lower()
-    if sort_order not in ("ascending", "descending"):
-        raise ApiError(20)
+    offset, sort_by, sort_order = paging(params, DEFAULT_ORDER)
     descending = sort_order == "descending"
-
-    raw_after, raw_before = given(params, "created_after"), given(params, "created_before")
-    after = parse_time(raw_after) if raw_after else None
-    before = parse_time(raw_before) if raw_before else None
-    if after is not None and before is not None and after > before:
-        raise ApiError(8)
-    id_gt, id_lt = int_param(params, "id_greater_than", 16), int_param(params, "id_less_than", 16)
-    if id_gt is not None and id_lt is not None and id_gt >= id_lt:
-        raise ApiError(17)
+    after, before, id_gt, id_lt = bounds(params, parse_time)
     prospect_only = _flag(params, "prospect_only")
     types = _ids(params, "type", 10000)
     relations: list[tuple[Callable[[VisitorActivity], int | None], set[int]]] = []

@@ -56,6 +56,36 @@ def _number(params: Mapping[str, str], name: str, code: int) -> float | None:
         raise ApiError(code) from exc
 
 
+def paging(params: Mapping[str, str], default_order: Mapping[str, str]) -> tuple[int, str, str]:
+    """``offset``, ``sort_by`` and ``sort_order`` of a query, checked (21, 19, 20)."""
+    offset = int_param(params, "offset", 21) or 0
+    if offset < 0:
+        raise ApiError(21)
+    sort_by = (given(params, "sort_by") or "id").lower()
+    if sort_by not in default_order:
+        raise ApiError(19)
+    sort_order = (given(params, "sort_order") or default_order[sort_by]).lower()
+    if sort_order not in ("ascending", "descending"):
+        raise ApiError(20)
+    return offset, sort_by, sort_order
+
+
+def bounds(
+    params: Mapping[str, str], parse_time: Callable[[str], datetime]
+) -> tuple[datetime | None, datetime | None, int | None, int | None]:
+    """``created_after``/``created_before`` and ``id_greater_than``/``id_less_than`` of a
+    query, checked (8, 16, 17)."""
+    raw_after, raw_before = given(params, "created_after"), given(params, "created_before")
+    after = parse_time(raw_after) if raw_after else None
+    before = parse_time(raw_before) if raw_before else None
+    if after is not None and before is not None and after > before:
+        raise ApiError(8)
+    id_gt, id_lt = int_param(params, "id_greater_than", 16), int_param(params, "id_less_than", 16)
+    if id_gt is not None and id_lt is not None and id_gt >= id_lt:
+        raise ApiError(17)
+    return after, before, id_gt, id_lt
+
+
 def run_query(
     store: DataStore,
     params: Mapping[str, str],
@@ -71,24 +101,8 @@ def run_query(
         raise ApiError(23)
     if limit is None and output != "mobile":
         limit = MAX_LIMIT
-    offset = int_param(params, "offset", 21) or 0
-    if offset < 0:
-        raise ApiError(21)
-    sort_by = (given(params, "sort_by") or "id").lower()
-    if sort_by not in DEFAULT_ORDER:
-        raise ApiError(19)
-    sort_order = (given(params, "sort_order") or DEFAULT_ORDER[sort_by]).lower()
-    if sort_order not in ("ascending", "descending"):
-        raise ApiError(20)
-
-    raw_after, raw_before = given(params, "created_after"), given(params, "created_before")
-    after = parse_time(raw_after) if raw_after else None
-    before = parse_time(raw_before) if raw_before else None
-    if after is not None and before is not None and after > before:
-        raise ApiError(8)
-    id_gt, id_lt = int_param(params, "id_greater_than", 16), int_param(params, "id_less_than", 16)
-    if id_gt is not None and id_lt is not None and id_gt >= id_lt:
-        raise ApiError(17)
+    offset, sort_by, sort_order = paging(params, DEFAULT_ORDER)
+    after, before, id_gt, id_lt = bounds(params, parse_time)
     p_gt = int_param(params, "probability_greater_than", 41)
     p_lt = int_param(params, "probability_less_than", 41)
     for bound in (p_gt, p_lt):
