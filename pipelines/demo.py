@@ -2,7 +2,8 @@
 
 The emulator serves generated opportunities on a loopback port; the same ``run_sync``
 that ``pardot-sync run`` uses loads them into a local DuckDB file. The emulator's data
-depends only on the random seed, so a second demo run finds nothing new: one request.
+depends only on the random seed, so a second demo run finds nothing new: three requests
+(the event feed, new opportunities, the delete check).
 """
 
 from __future__ import annotations
