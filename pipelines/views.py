@@ -13,6 +13,8 @@ from typing import Any, Final
 
 logger = logging.getLogger(__name__)
 
+HISTORY: Final = "opportunity_history"
+
 VIEWS: Final[dict[str, str]] = {
     # Live opportunities only: the rows a deleted opportunity keeps are left out.
     "current_opportunities": """
@@ -43,6 +45,45 @@ VIEWS: Final[dict[str, str]] = {
 NEEDS: Final = ("opportunities", "opportunity_prospects", "prospects")
 """Tables that must exist before the views can be created."""
 
+HISTORY_VIEWS: Final[dict[str, str]] = {
+    # Each version of an opportunity with the span it held: from its changed_at until the
+    # next version's (NULL while it is the current one).
+    "opportunity_versions": """
+        select h.*,
+               h.changed_at as valid_from,
+               lead(h.changed_at) over (
+                   partition by h.opportunity_id order by h.version
+               ) as valid_to
+        from {opportunity_history} h
+    """,
+    # Each stay of an opportunity in a stage: entered, left (NULL while it is there), and
+    # the days in between (until now for the current stay). A stay ends when the stage
+    # changes or the opportunity is deleted; an undelete starts a new one.
+    "stage_durations": """
+        with marked as (
+            select opportunity_id, version, stage, is_deleted, changed_at,
+                   case when lag(stage) over w is not distinct from stage
+                             and lag(is_deleted) over w = is_deleted
+                        then 0 else 1 end as starts
+            from {opportunity_history}
+            window w as (partition by opportunity_id order by version)
+        ), stays as (
+            select opportunity_id, stage, is_deleted, changed_at as entered_at,
+                   lead(changed_at) over (
+                       partition by opportunity_id order by version
+                   ) as left_at
+            from marked
+            where starts = 1
+        )
+        select opportunity_id, stage, entered_at, left_at,
+               date_part('epoch', coalesce(left_at, current_timestamp) - entered_at)
+                   / 86400.0 as days_in_stage
+        from stays
+        where not is_deleted
+    """,
+}
+"""Views over ``opportunity_history``, created once it exists (``history = true``)."""
+
 
 def create_views(pipeline: Any) -> list[str]:
     """Create or replace every view in the pipeline's dataset; return their names.
@@ -55,9 +96,12 @@ def create_views(pipeline: Any) -> list[str]:
         return []
     if not set(NEEDS) <= set(pipeline.default_schema.tables):
         return []
+    views = dict(VIEWS)
+    if HISTORY in pipeline.default_schema.tables:
+        views.update(HISTORY_VIEWS)
     with pipeline.sql_client() as client:
-        names = {name: client.make_qualified_table_name(name) for name in (*NEEDS, *VIEWS)}
-        for view, body in VIEWS.items():
+        names = {name: client.make_qualified_table_name(name) for name in (*NEEDS, HISTORY, *views)}
+        for view, body in views.items():
             sql = f"create or replace view {names[view]} as {body.format(**names).strip()}"
             client.execute_sql(sql)
-    return list(VIEWS)
+    return list(views)

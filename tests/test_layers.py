@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("the response envelope", {"envelope"}),
     (
         "tables and parsing",
-        {"schema", "idset", "columns", "texttables", "walk", "native", "parsing"},
+        {"schema", "idset", "columns", "texttables", "walk", "native", "parsing", "history"},
     ),
     ("HTTP", {"params", "auth", "retry", "meter", "caller", "client"}),
     ("what a run reads", {"planner", "checkpoints", "ranges"}),

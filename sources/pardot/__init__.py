@@ -42,10 +42,11 @@ from .constants import (
     PARDOT_TIMESTAMP_FORMAT,
 )
 from .errors import AuthenticationError, ConfigurationError, DailyLimitError, PardotError
-from .loaded import read_loaded_rows
+from .history import LOOKUP_CHUNK, HistoryStore
+from .loaded import iter_rows, read_loaded_rows, read_rows
 from .planner import SyncState
 from .report import Checkpoint, Progress, State, SyncReport, SyncRun
-from .schema import OPPORTUNITIES, TABLES_BY_NAME, UNLINK_MARKER, Table
+from .schema import OPPORTUNITIES, OPPORTUNITY_HISTORY, TABLES_BY_NAME, UNLINK_MARKER, Table
 from .sync import sync_opportunities
 
 __all__ = [
@@ -111,6 +112,7 @@ def pardot_source(
     fetch_activities_by_read: bool = DEFAULTS.fetch_activities_by_read,
     activity_feed: bool = DEFAULTS.activity_feed,
     delete_check: bool = DEFAULTS.delete_check,
+    history: bool = DEFAULTS.history,
     recent_sweep_days: int = DEFAULTS.recent_sweep_days,
     recent_sweep_every_minutes: int = DEFAULTS.recent_sweep_every_minutes,
     full_sweep_every_hours: int = DEFAULTS.full_sweep_every_hours,
@@ -142,6 +144,8 @@ def pardot_source(
             into ``visitor_activities`` and re-reads the opportunities they name.
         delete_check: each run compares Pardot's count of live opportunities with the
             ids known to be live, and finds deleted and undeleted ids where they differ.
+        history: record every change of an opportunity's tracked fields in
+            ``opportunity_history`` (one row per version; see ``history``).
         recent_sweep_days: a recent sweep re-reads opportunities created in these days.
         recent_sweep_every_minutes: minutes between recent sweeps (0 every run, -1 never).
         full_sweep_every_hours: hours between full sweeps, which also find deleted
@@ -176,6 +180,7 @@ def pardot_source(
         fetch_activities_by_read=fetch_activities_by_read,
         activity_feed=activity_feed,
         delete_check=delete_check,
+        history=history,
         recent_sweep_days=recent_sweep_days,
         recent_sweep_every_minutes=recent_sweep_every_minutes,
         full_sweep_every_hours=full_sweep_every_hours,
@@ -207,6 +212,7 @@ def pardot_source(
                 progress=_ExtractProgress(progress),
                 force_full_sweep=force_full_sweep,
                 read_loaded=_read_loaded,
+                history=_history_store(),
                 now=now,
             )
         finally:
@@ -322,3 +328,24 @@ def _read_loaded(ids: list[int]) -> pa.Table | None:
     destination through dlt's SQL client.
     """
     return read_loaded_rows(dlt.current.pipeline(), OPPORTUNITIES.name, ids)
+
+
+def _history_store() -> HistoryStore | None:
+    """The warehouse of the pipeline running the source; none when iterated outside one
+    (no warehouse, no history)."""
+    if not Container()[PipelineContext].is_active():
+        return None
+    return HistoryStore(versions=_read_versions, loaded=_read_all_loaded)
+
+
+def _read_versions(ids: list[int]) -> pa.Table | None:
+    """The recorded ``opportunity_history`` rows of these opportunities; None while the
+    table does not exist."""
+    pipeline = dlt.current.pipeline()
+    return read_rows(pipeline, OPPORTUNITY_HISTORY.name, ids, key="opportunity_id")
+
+
+def _read_all_loaded() -> Iterator[pa.Table]:
+    """Every loaded ``opportunities`` row, to start the history of a pipeline loaded
+    before it existed."""
+    return iter_rows(dlt.current.pipeline(), OPPORTUNITIES.name, chunk=LOOKUP_CHUNK)

@@ -30,7 +30,7 @@ import pyarrow as pa
 from .client import DeclinedPage
 from .deletecheck import DeleteCheck, page_ids
 from .deletes import ReadLoaded
-from .feed import read_feed
+from .feed import read_feed, status_change_time
 from .fetch import fetch_pages
 from .native import NativePage, only_rows
 from .planner import start_created_after
@@ -106,6 +106,7 @@ def feed_phase(run: Run) -> Tables:
                         run.refresh_prospects.add(event.prospect_id)
                 elif wanted(event.opportunity_id):
                     run.refresh.add(event.opportunity_id)
+                    _note_status_change(run, event)
                     if event.opportunity_id > top and not run.nested_activities:
                         run.held.append(event)
             report.feed_events += len(page.events)
@@ -114,6 +115,15 @@ def feed_phase(run: Run) -> Tables:
                 yield from flush(run)
     finally:
         report.feed_requests += run.client.request_count - before
+
+
+def _note_status_change(run: Run, event: FeedEvent) -> None:
+    """Keep the time of the newest status event of its opportunity (for the history)."""
+    assert event.opportunity_id is not None
+    changed = status_change_time(event, run.settings.timezone)
+    if changed is not None:
+        before = run.status_events.get(event.opportunity_id)
+        run.status_events[event.opportunity_id] = max(changed, before or changed)
 
 
 def refresh_phase(run: Run, read_loaded: ReadLoaded | None) -> Tables:

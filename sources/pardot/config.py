@@ -65,6 +65,9 @@ class SyncSettings:
     delete_check: bool = True
     """Count Pardot's live opportunities each run and find deleted and undeleted ids by
     halving ranges whose count changed (``deletecheck``)."""
+    history: bool = True
+    """Record every change of an opportunity's tracked fields in ``opportunity_history``
+    (``history``)."""
     batch_size: int = _setting(DEFAULT_BATCH_SIZE, 1, 1_000_000)
     recent_sweep_days: int = _setting(30, 0, 3650)
     recent_sweep_every_minutes: int = _setting(60, -1, 10**7)

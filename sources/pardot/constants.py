@@ -70,6 +70,7 @@ PROSPECTS_TABLE: Final = "prospects"
 OPPORTUNITY_PROSPECTS_TABLE: Final = "opportunity_prospects"
 VISITOR_ACTIVITIES_TABLE: Final = "visitor_activities"
 REJECTED_ROWS_TABLE: Final = "rejected_rows"
+OPPORTUNITY_HISTORY_TABLE: Final = "opportunity_history"
 
 VISITOR_ACTIVITY_PATH: Final = "/api/visitorActivity/version/{version}/do/{operation}"
 """Path of a visitor activity operation (``query``; ``read`` appends ``/id/{id}``)."""

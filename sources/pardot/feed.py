@@ -17,15 +17,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
+from zoneinfo import ZoneInfo
 
 from .client import PardotClient
-from .constants import OPPORTUNITY_ACTIVITY_TYPES
+from .constants import (
+    ACTIVITY_OPPORTUNITY_LOST,
+    ACTIVITY_OPPORTUNITY_REOPENED,
+    ACTIVITY_OPPORTUNITY_WON,
+    OPPORTUNITY_ACTIVITY_TYPES,
+    PARDOT_TIMESTAMP_FORMAT,
+)
 from .errors import PardotError
 from .parsing import OpportunityBatch
 from .walk import FEED_ELEMENTS, FeedEvent, integer
 
 EVENT_TYPES: Final = tuple(OPPORTUNITY_ACTIVITY_TYPES)
+STATUS_EVENT_TYPES: Final = (
+    ACTIVITY_OPPORTUNITY_WON,
+    ACTIVITY_OPPORTUNITY_LOST,
+    ACTIVITY_OPPORTUNITY_REOPENED,
+)
+"""Events that record a change of an opportunity's status."""
 MAX_FEED_PAGES: Final = 1_000_000
 """Hard cap of one run's feed pages: the cursor must move, or the feed stops."""
 
@@ -39,6 +53,19 @@ class FeedPage:
     events: list[FeedEvent]
     last_id: int | None
     """The largest activity id read so far: where the next page, and run, start."""
+
+
+def status_change_time(event: FeedEvent, timezone: str) -> datetime | None:
+    """When ``event`` changed its opportunity's status (UTC), or None if it is another
+    kind of event or its time is not readable (the history then uses ``updated_at``)."""
+    if event.element.findtext("type", "").strip() not in {str(t) for t in STATUS_EVENT_TYPES}:
+        return None
+    text = event.element.findtext("created_at", "").strip()
+    try:
+        local = datetime.strptime(text, PARDOT_TIMESTAMP_FORMAT)
+    except ValueError:
+        return None
+    return local.replace(tzinfo=ZoneInfo(timezone)).astimezone(UTC)
 
 
 def newest_event_id(client: PardotClient) -> int | None:

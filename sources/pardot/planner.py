@@ -194,6 +194,20 @@ class SyncState:
         }
 
     @property
+    def history_since(self) -> str | None:
+        """When the history began to be recorded (ISO-8601); None while it is off, and in a
+        pipeline loaded before it existed: its next run starts it from the warehouse."""
+        return (self.state.get("history") or {}).get("since")
+
+    def start_history(self, since: datetime) -> None:
+        """The history holds a version of every loaded opportunity from now on."""
+        self.state["history"] = {"since": since.isoformat()}
+
+    def stop_history(self) -> None:
+        """The history is off: when it is on again, it starts again from the warehouse."""
+        self.state.pop("history", None)
+
+    @property
     def requests_tally(self) -> tuple[str | None, int]:
         """The last day (the API user's local date) with requests recorded, and its count."""
         used = self.state.get("requests_today") or {}

@@ -85,6 +85,9 @@ class Run:
     in_package: dict[str, set[int]] = field(default_factory=dict)
     """Campaign and prospect ids handed out in the current load package: many batches
     bring the same ones, and a destination's merge need not deduplicate a package."""
+    status_events: dict[int, datetime] = field(default_factory=dict)
+    """Opportunity id -> time of the newest won, lost or reopened event read by this run:
+    when a status change happened, for the history."""
     nested_activities: bool = False
     """The opportunity query nests ``<opportunity_activities>`` (seen on this run's pages
     with opportunities, or else on an earlier run's)."""

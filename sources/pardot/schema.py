@@ -16,6 +16,7 @@ import pyarrow as pa
 from .constants import (
     CAMPAIGNS_TABLE,
     OPPORTUNITIES_TABLE,
+    OPPORTUNITY_HISTORY_TABLE,
     OPPORTUNITY_PROSPECTS_TABLE,
     PROSPECTS_TABLE,
     REJECTED_ROWS_TABLE,
@@ -201,6 +202,38 @@ REJECTED_ROWS: Final = Table(
 )
 """Opportunities set aside by ``reject_bad_rows``: one row per rejection, appended."""
 
+TRACKED_FIELDS: Final = (
+    "name",
+    "value",
+    "probability",
+    "type",
+    "stage",
+    "status",
+    "campaign_id",
+    "closed_at",
+    "is_deleted",
+)
+"""The opportunity columns whose every change ``opportunity_history`` records."""
+
+OPPORTUNITY_HISTORY: Final = Table(
+    name=OPPORTUNITY_HISTORY_TABLE,
+    primary_key=("opportunity_id", "version"),
+    columns=(
+        _id("opportunity_id"),
+        Column("version", "bigint", nullable=False),
+        Column("change", "text", nullable=False),
+        Column("changed_at", "timestamp", nullable=False),
+        Column("observed_at", "timestamp", nullable=False),
+        *(c for c in OPPORTUNITIES.columns if c.name in TRACKED_FIELDS),
+    ),
+)
+"""One row per observed version of an opportunity's tracked fields (``history``).
+
+No foreign key to ``opportunities``: with ``hard_delete`` the history outlives the row.
+"""
+
 TABLES: Final = (OPPORTUNITIES, CAMPAIGNS, PROSPECTS, OPPORTUNITY_PROSPECTS, VISITOR_ACTIVITIES)
-"""The tables of the public contract."""
-TABLES_BY_NAME: Final = {table.name: table for table in (*TABLES, REJECTED_ROWS)}
+"""The tables of the public contract that Pardot's pages fill."""
+TABLES_BY_NAME: Final = {
+    table.name: table for table in (*TABLES, REJECTED_ROWS, OPPORTUNITY_HISTORY)
+}

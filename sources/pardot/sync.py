@@ -44,16 +44,18 @@ from .deletes import ReadLoaded
 from .errors import DailyLimitError, DataError, PardotError
 from .feed import newest_event_id
 from .fetch import Fetched, fetch_pages
+from .history import HistoryStore, Recorder
 from .lookahead import Lookahead
 from .parsing import OpportunityBatch
 from .planner import Scan, SyncState, local_day, plan_scan
 from .ranges import RangeQueue
-from .report import CHECKPOINT, Item, Progress, State, SyncReport, SyncRun
+from .report import CHECKPOINT, Checkpoint, Item, Progress, State, SyncReport, SyncRun
 from .runcontext import (
     Run,
     Tables,
     add_page,
     arrived,
+    count_rows,
     flush,
     mark_gone,
     progressed,
@@ -61,6 +63,7 @@ from .runcontext import (
     salvage,
     save_progress,
 )
+from .schema import OPPORTUNITIES, OPPORTUNITY_HISTORY
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +78,7 @@ def sync_opportunities(
     now: datetime | None = None,
     force_full_sweep: bool = False,
     read_loaded: ReadLoaded | None = None,
+    history: HistoryStore | None = None,
 ) -> SyncRun:
     """Make this run's scan; yield (table name, Arrow table), and ``CHECKPOINT``s.
 
@@ -89,6 +93,7 @@ def sync_opportunities(
         force_full_sweep: make this run a full sweep whatever the cadence.
         read_loaded: reads loaded opportunity rows back from the warehouse, to mark
             deleted ones without losing their columns (not needed with ``hard_delete``).
+        history: where the recorded versions are read; no history without it.
     """
     started = now or datetime.now(UTC)
     sync_state = SyncState(state)
@@ -113,6 +118,27 @@ def sync_opportunities(
     )  # fmt: skip
     report.scan = scan.kind
     logger.info("scan %s (created_after=%s, ranges=%s)", scan.kind, scan.created_after, scan.ranges)
+    phases = _phases(run, started, read_loaded, cursor_before)
+    if history is None or not settings.history:
+        sync_state.stop_history()
+        yield from phases
+        return
+    known = run.known_before
+    known_up_to = (
+        max(cursor_before or 0, pc.max(known).as_py() or 0) if len(known) else cursor_before
+    )
+    recorder = Recorder(
+        history, started=started, known_up_to=known_up_to, status_events=run.status_events
+    )
+    yield from _recorded(run, phases, recorder)
+
+
+def _phases(
+    run: Run, started: datetime, read_loaded: ReadLoaded | None, cursor_before: int | None
+) -> SyncRun:
+    """The run's phases in order (see the module docstring); how it ended goes to the report."""
+    settings, client, report, scan = run.settings, run.client, run.report, run.scan
+    sync_state, lookahead = run.state, run.lookahead
     try:
         # The first run reads the feed's history after its backfill: then only the
         # events of opportunities it loaded become rows (see ``changes.feed_phase``).
@@ -172,6 +198,41 @@ def sync_opportunities(
         yield from salvage(run)
     finally:
         save_progress(run, complete=report.outcome == "complete")
+
+
+def _recorded(run: Run, phases: SyncRun, recorder: Recorder) -> SyncRun:
+    """The phases' items, each ``opportunities`` table followed by the history rows of
+    the changes it brings; at the end of a run that starts the history, the rows of the
+    loaded opportunities the run did not read (``history``)."""
+    starting = run.state.history_since is None
+    sent: State | None = None
+    try:
+        while True:
+            try:
+                item = phases.send(sent)
+            except StopIteration:
+                break
+            sent = None
+            if isinstance(item, Checkpoint):
+                sent = yield item
+                recorder.package_loaded()
+                continue
+            yield item
+            name, table = item
+            if name == OPPORTUNITIES.name:
+                yield from _history_item(run, recorder.record(table))
+        if starting:
+            for rows in recorder.seed(lambda: {*run.loaded, *run.gone}):
+                yield from _history_item(run, rows)
+            run.state.start_history(recorder.observed_at())
+    finally:
+        phases.close()
+
+
+def _history_item(run: Run, rows: pa.Table | None) -> Tables:
+    if rows is not None and rows.num_rows:
+        count_rows(run.report, OPPORTUNITY_HISTORY.name, rows)
+        yield OPPORTUNITY_HISTORY.name, rows
 
 
 def _counted(pages: Generator[Fetched, None, None], clock: CheckpointClock) -> Iterator[Fetched]:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from sources.pardot import pardot_source
-from sources.pardot.schema import TABLES, UNLINK_MARKER
+from sources.pardot.schema import OPPORTUNITY_HISTORY, TABLES, UNLINK_MARKER
 from sources.pardot_emulator import EmulatorConfig, PardotEmulator
 
 CONFIG_KEYS = {
@@ -63,6 +63,23 @@ CONTRACT_TABLES = {
             "updated_at",
         },
     ),
+    "opportunity_history": (
+        ["opportunity_id", "version"],
+        {
+            "change",
+            "changed_at",
+            "observed_at",
+            "name",
+            "value",
+            "probability",
+            "type",
+            "stage",
+            "status",
+            "campaign_id",
+            "closed_at",
+            "is_deleted",
+        },
+    ),
 }
 
 
@@ -106,12 +123,12 @@ def test_tables_keys_and_write_dispositions(extracted_schema: dict[str, Any]) ->
         assert [c for c, h in declared.items() if h.get("primary_key")] == key, name
         assert columns <= set(declared), name
         for column in key:
-            assert declared[column]["data_type"] == "bigint"
+            assert declared[column]["data_type"] == "bigint", (name, column)
             assert declared[column]["nullable"] is False
 
 
 def test_column_types_follow_the_declared_schema(extracted_schema: dict[str, Any]) -> None:
-    for spec in TABLES:
+    for spec in (*TABLES, OPPORTUNITY_HISTORY):
         declared = extracted_schema[spec.name]["columns"]
         for column in spec.columns:
             assert declared[column.name]["data_type"] == column.kind, (spec.name, column.name)
