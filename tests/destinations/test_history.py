@@ -7,8 +7,6 @@ and a full sweep over unchanged data adds no row.
 
 from __future__ import annotations
 
-from typing import Any
-
 from tests.e2e.conftest import Harness
 from tests.e2e.history_truth import HistoryModel, assert_history_matches
 
@@ -67,4 +65,3 @@ def test_history_has_one_row_per_change_on_every_destination(
             " order by entered_at"
         )
         assert [tuple(s) for s in stays][-1] == ("Negotiation", True)
-

@@ -29,6 +29,7 @@ TRACKED = (
 )
 HISTORY_COLUMNS = ("opportunity_id", "version", "change", *TRACKED)
 
+
 class HistoryModel:
     """The versions a correct history holds after each run that read every change."""
 
@@ -73,9 +74,7 @@ def loaded_history(warehouse: Warehouse) -> list[tuple[Any, ...]]:
     """The loaded history, in the model's shape (timestamps in UTC)."""
     listed = ", ".join(HISTORY_COLUMNS)
     rows = warehouse.query(f"select {listed} from opportunity_history order by 1, 2")
-    return [
-        tuple(v.astimezone(UTC) if isinstance(v, datetime) else v for v in row) for row in rows
-    ]
+    return [tuple(v.astimezone(UTC) if isinstance(v, datetime) else v for v in row) for row in rows]
 
 
 def assert_history_matches(warehouse: Warehouse, model: HistoryModel) -> None:
