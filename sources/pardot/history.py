@@ -23,8 +23,8 @@ records the same versions again, once.
 after the previous version was observed and not after this one was:
 
 1. for a deleted opportunity, ``deleted_at`` (when the run found it gone);
-2. for a status change, the time of the newest won, lost or reopened event the event
-   feed read for it in this run;
+2. for a change of the status alone (and ``closed_at``), the time of the newest won, lost
+   or reopened event the event feed read for it in this run;
 3. ``updated_at`` (Pardot's time of the last edit; for an opportunity not edited since
    its creation, ``created_at``);
 4. else ``observed_at``, when the run saw the version.
@@ -219,7 +219,13 @@ class Recorder:
             FIRST_SEEN,
             pc.if_else(deleted, DELETED, pc.if_else(undeleted, UNDELETED, UPDATED)),
         )
+        # A status event dates a change of the status (and closed_at, which goes with it)
+        # alone: another field that changed too may have changed later.
         status_changed = pc.and_(pc.invert(new), _differs(joined["status"], joined["prev_status"]))
+        for name in TRACKED_FIELDS:
+            if name not in ("status", "closed_at"):
+                others = _differs(joined[name], joined[f"prev_{name}"])
+                status_changed = pc.and_(status_changed, pc.invert(others))
         event_times = pa.array(
             [self._status_events.get(i) for i in joined["id"].to_pylist()], UTC_TIMESTAMP
         )

@@ -24,6 +24,7 @@ from sources.pardot.lookahead import most_requests_ahead
 from sources.pardot_emulator import EmulatorConfig
 
 from .conftest import Harness, start_harness
+from .history_truth import assert_one_version_each
 from .truth import assert_matches_ground_truth, assert_no_duplicates
 
 CRASH_RUN = Path(__file__).with_name("crash_run.py")
@@ -231,6 +232,7 @@ def test_killed_run_then_rerun_loses_and_doubles_nothing(
     warehouse = harness.warehouse()
     assert_matches_ground_truth(warehouse, harness.emulator)
     assert_no_duplicates(warehouse)
+    assert_one_version_each(warehouse)  # the history recorded nothing twice
 
 
 @pytest.mark.parametrize("harness", [pytest.param(4, id="concurrent")], indirect=True)
@@ -254,6 +256,7 @@ def test_killed_concurrent_run_then_rerun_is_exact(
     warehouse = harness.warehouse()
     assert_matches_ground_truth(warehouse, harness.emulator)
     assert_no_duplicates(warehouse)
+    assert_one_version_each(warehouse)  # the history recorded nothing twice
 
 
 @pytest.mark.parametrize(
@@ -294,6 +297,7 @@ def test_run_killed_after_a_checkpoint_keeps_it_and_fetches_only_the_rest(
     warehouse = harness.warehouse()
     assert_matches_ground_truth(warehouse, harness.emulator)
     assert_no_duplicates(warehouse)
+    assert_one_version_each(warehouse)  # the history recorded nothing twice
 
 
 @pytest.mark.parametrize("incremental", RUNS)
@@ -323,3 +327,4 @@ def test_run_killed_in_a_checkpoints_load_finishes_it_then_fetches_only_the_rest
     warehouse = harness.warehouse()
     assert_matches_ground_truth(warehouse, harness.emulator)
     assert_no_duplicates(warehouse)
+    assert_one_version_each(warehouse)  # the history recorded nothing twice

@@ -189,6 +189,7 @@ KEYS = {
     "prospects": "id",
     "visitor_activities": "id",
     "opportunity_prospects": "opportunity_id, prospect_id",
+    "opportunity_history": "opportunity_id, version",
 }
 
 
