@@ -105,6 +105,9 @@ def test_status_of_the_demo_finds_the_demo_s_own_database_and_shows_the_zone(
             for table in ("opportunities", "campaigns", "prospects", "visitor_activities")
         }
     assert loaded["opportunities"] > 0
+    with duckdb.connect(str(database), read_only=True) as con:
+        (versions,) = con.execute("select count(*) from pardot.opportunity_history").fetchone()  # type: ignore[misc]
+    assert versions > loaded["opportunities"], "the demo's weeks of changes are in the history"
     assert {table: status["rows"][table] for table in loaded} == loaded
     assert not (isolated_environment / "pardot_sync.duckdb").exists(), "not the default file"
 
