@@ -73,6 +73,7 @@ def pipeline_status(
             "opportunities_to_reread": len(state.refresh_ids),
             "prospects_to_reread": len(state.refresh_prospects),
         },
+        "history": {"since": state.history_since},
         "requests_today": {"day": day, "count": count},
         "last_run": _last_run(pipeline),
         "rows": _row_counts(pipeline),
@@ -187,6 +188,7 @@ def render(status: dict[str, Any]) -> str:
         f"  event feed:               activity id {feed['last_activity_id'] or '-'}, "
         f"{feed['opportunities_to_reread']:,} opportunities and "
         f"{feed['prospects_to_reread']:,} prospects to re-read",
+        f"  history:                  since {status['history']['since'] or '- (starts next run)'}",
         f"  requests today:           {status['requests_today']['count']:,} "
         f"(day {status['requests_today']['day'] or '-'})",
     ]

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from deltalake import DeltaTable
     from dlt import Pipeline
 
+WANTED_IDS: Final = "_pardot_wanted_ids"
+"""Name under which a lookup's ids are registered with DuckDB, for the query's length."""
 ARROW_CHUNK: Final = 50_000
 """Rows a SQL cursor hands over as one Arrow table."""
 FILESYSTEM: Final = "dlt.destinations.filesystem"
@@ -58,21 +60,38 @@ def read_loaded_rows(
 
 
 def read_rows(pipeline: Pipeline, table_name: str, ids: list[int], *, key: str) -> pa.Table | None:
-    """Like ``read_loaded_rows``, but as Arrow straight from the destination's cursor (no
-    Python rows in between), and None while the table does not exist."""
+    """Like ``read_loaded_rows``, but as Arrow straight from the destination (no Python
+    rows in between), and None while the table does not exist."""
     if _is_filesystem(pipeline):
         delta = _delta_table(pipeline, table_name)
         return None if delta is None else read_delta_rows(delta, ids, key=key)
-    listed = ", ".join(str(int(i)) for i in ids)
+    wanted = pa.table({"id": pa.array(sorted(ids), pa.int64())})
     with pipeline.sql_client() as client:
         table = client.make_qualified_table_name(table_name)
         quoted = client.escape_column_name(key)
-        query = f"SELECT * FROM {table} WHERE {quoted} IN ({listed})"  # noqa: S608 - ints only
+        # the id span lets the destination skip blocks by their min/max (ids come in runs)
+        span = f"{quoted} between {wanted['id'][0]} and {wanted['id'][-1]}"
+        native = client.native_connection
         try:
-            found = list(_arrow_chunks(client, query))
+            if isinstance(native, duckdb.DuckDBPyConnection):
+                # a semi-join with the ids as an Arrow table: several times faster than a
+                # literal list of thousands of ids
+                native.register(WANTED_IDS, wanted)
+                try:
+                    query = (
+                        f"SELECT * FROM {table} SEMI JOIN {WANTED_IDS} w "  # noqa: S608
+                        f"ON {quoted} = w.id WHERE {span}"
+                    )
+                    found = native.sql(query).to_arrow_table()
+                finally:
+                    native.unregister(WANTED_IDS)
+                return found
+            listed = ", ".join(str(int(i)) for i in ids)
+            query = f"SELECT * FROM {table} WHERE {span} AND {quoted} IN ({listed})"  # noqa: S608
+            chunks = list(_arrow_chunks(client, query))
         except (DatabaseUndefinedRelation, duckdb.CatalogException):
             return None
-    return pa.concat_tables(found) if found else pa.table({})  # no rows: the table exists
+    return pa.concat_tables(chunks) if chunks else pa.table({})  # no rows: the table exists
 
 
 def iter_rows(pipeline: Pipeline, table_name: str, *, chunk: int) -> Iterator[pa.Table]:
