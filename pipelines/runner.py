@@ -251,6 +251,11 @@ def changes_of(report: SyncReport) -> dict[str, dict[str, int]]:
             "refreshed": report.refreshed,
             "deleted": report.refresh_deleted,
         },
+        "v5_feed": {
+            "requests": report.v5_requests,
+            "updated": report.v5_updated,
+            "refused": int(report.v5_refused),
+        },
         "delete_check": {
             "requests": report.delete_check_requests,
             "deleted": report.check_deleted,

@@ -73,6 +73,10 @@ def pipeline_status(
             "opportunities_to_reread": len(state.refresh_ids),
             "prospects_to_reread": len(state.refresh_prospects),
         },
+        "v5_feed": {
+            "watermark": _iso(state.v5_watermark),
+            "refused_at": _iso(state.v5_refused_at),
+        },
         "history": {"since": state.history_since},
         "requests_today": {"day": day, "count": count},
         "last_run": _last_run(pipeline),
@@ -188,6 +192,7 @@ def render(status: dict[str, Any]) -> str:
         f"  event feed:               activity id {feed['last_activity_id'] or '-'}, "
         f"{feed['opportunities_to_reread']:,} opportunities and "
         f"{feed['prospects_to_reread']:,} prospects to re-read",
+        f"  v5 feed:                  {_v5(status['v5_feed'])}",
         f"  history:                  since {status['history']['since'] or '- (starts next run)'}",
         f"  requests today:           {status['requests_today']['count']:,} "
         f"(day {status['requests_today']['day'] or '-'})",
@@ -206,6 +211,14 @@ def render(status: dict[str, Any]) -> str:
     for table, count in status["rows"].items():
         lines.append(f"    {table:<24} {'-' if count is None else f'{count:,}':>10}")
     return "\n".join(lines)
+
+
+def _v5(feed: dict[str, Any]) -> str:
+    if feed["refused_at"]:
+        return f"refused by the account at {feed['refused_at']} (asked again a day later)"
+    if feed["watermark"]:
+        return f"next window from {feed['watermark']}"
+    return "off, or not run yet"
 
 
 def _unfinished(value: Any) -> str:

@@ -111,6 +111,7 @@ def pardot_source(
     daily_request_budget: int | None = DEFAULTS.daily_request_budget,
     fetch_activities_by_read: bool = DEFAULTS.fetch_activities_by_read,
     activity_feed: bool = DEFAULTS.activity_feed,
+    v5_feed: bool = DEFAULTS.v5_feed,
     delete_check: bool = DEFAULTS.delete_check,
     history: bool = DEFAULTS.history,
     recent_sweep_days: int = DEFAULTS.recent_sweep_days,
@@ -142,6 +143,9 @@ def pardot_source(
         activity_feed: each run reads the opportunity events Pardot records (creation,
             won, lost, reopened, prospect linked or unlinked) by activity id, loads them
             into ``visitor_activities`` and re-reads the opportunities they name.
+        v5_feed: each run also asks API v5 for the opportunities updated since the last
+            window (minus a two-minute margin) and re-reads them; where the account has no
+            v5, the run goes on without it and says so.
         delete_check: each run compares Pardot's count of live opportunities with the
             ids known to be live, and finds deleted and undeleted ids where they differ.
         history: record every change of an opportunity's tracked fields in
@@ -179,6 +183,7 @@ def pardot_source(
         daily_request_budget=daily_request_budget,
         fetch_activities_by_read=fetch_activities_by_read,
         activity_feed=activity_feed,
+        v5_feed=v5_feed,
         delete_check=delete_check,
         history=history,
         recent_sweep_days=recent_sweep_days,

@@ -3,6 +3,8 @@
 * **The event feed** (``activity_feed``), first: the opportunity events recorded since
   the last run (``feed``). Their activities go to ``visitor_activities``; the
   opportunities they name are noted to be re-read.
+* **The v5 feed** (``v5_feed``), next: the opportunities API v5 says were updated since
+  the last window (``v5feed``), noted to be re-read like what events name.
 * **Re-reads**, after the scan: every opportunity an event named that the run has not
   read since (the scan came after the feed, so what it read is newer than the events),
   in id ranges that hold several where their ids lie close (``ranges.clusters``). One
@@ -20,9 +22,10 @@ anywhere (the daily limit, a kill) leaves it for the next run, so no event is lo
 from __future__ import annotations
 
 import bisect
+import logging
 from array import array
 from collections.abc import Generator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import pyarrow as pa
@@ -30,6 +33,7 @@ import pyarrow as pa
 from .client import DeclinedPage
 from .deletecheck import DeleteCheck, page_ids
 from .deletes import ReadLoaded
+from .errors import DailyLimitError, V5UnavailableError
 from .feed import read_feed, status_change_time
 from .fetch import fetch_pages
 from .native import NativePage, only_rows
@@ -45,9 +49,14 @@ from .runcontext import (
     progressed,
     read_activities,
 )
+from .v5feed import LAG_MARGIN, read_updates
 from .walk import FeedEvent, integer
 
+logger = logging.getLogger(__name__)
+
 MAX_PROSPECT_PAGES: Final = 10_000
+V5_RETRY_AFTER: Final = timedelta(days=1)
+"""How long the v5 feed waits after API v5 refused the account before it asks again."""
 """Hard cap of the pages of one prospect's opportunities."""
 
 
@@ -126,8 +135,58 @@ def _note_status_change(run: Run, event: FeedEvent) -> None:
         run.status_events[event.opportunity_id] = max(changed, before or changed)
 
 
+def v5_phase(run: Run, started: datetime) -> None:
+    """Note what API v5 says was updated since the last window, to re-read (``v5feed``).
+
+    The first run with the feed on only sets the watermark (the scan reads everything
+    after it). A window read to its end moves the watermark to ``LAG_MARGIN`` before this
+    run's start; one cut short (the daily limit) to the last update it saw, no later.
+    Where the account has no v5, the run goes on without it, says so once, and asks
+    again a day later.
+    """
+    client, report = run.client, run.report
+    refused = run.v5_refused_at
+    if refused is not None and started - refused < V5_RETRY_AFTER:
+        report.v5_refused = True
+        return
+    end = started - LAG_MARGIN
+    since = run.v5_watermark
+    if since is None:
+        run.v5_watermark = end
+        return
+    top = run.state.last_id or 0
+    newest = since
+    before = client.request_count
+    try:
+        for updates in read_updates(client, since, run.settings.timezone):
+            for opportunity_id, updated_at in updates:
+                newest = max(newest, updated_at)
+                if run.v5_seen.get(opportunity_id) == updated_at:
+                    continue  # named by an earlier window, unchanged since
+                run.v5_seen[opportunity_id] = updated_at
+                report.v5_updated += 1
+                if opportunity_id <= top:  # a newer one is the scan's
+                    run.refresh.add(opportunity_id)
+        _move_v5_watermark(run, max(since, end))
+        run.v5_refused_at = None
+    except V5UnavailableError as exc:
+        logger.warning("%s; the run goes on without the v5 feed (asked again in a day)", exc)
+        run.v5_refused_at, report.v5_refused = started, True
+    except DailyLimitError:
+        _move_v5_watermark(run, max(since, min(newest, end)))
+        raise
+    finally:
+        report.v5_requests += client.request_count - before
+
+
+def _move_v5_watermark(run: Run, watermark: datetime) -> None:
+    """The next window begins at ``watermark``; what it will see again is remembered."""
+    run.v5_watermark = watermark
+    run.v5_seen = {i: at for i, at in run.v5_seen.items() if at >= watermark}
+
+
 def refresh_phase(run: Run, read_loaded: ReadLoaded | None) -> Tables:
-    """Re-read what the events named and the run has not read since."""
+    """Re-read what the events (or API v5) named and the run has not read since."""
     before = run.client.request_count
     try:
         yield from _refresh_named(run, read_loaded)

@@ -27,7 +27,12 @@ from lxml import etree
 from sources.pardot.auth import Credentials, PardotAuth
 from sources.pardot.caller import ApiCaller
 from sources.pardot.config import ClientSettings
-from sources.pardot.constants import OPPORTUNITY_PATH, QUERY_OUTPUTS, VISITOR_ACTIVITY_PATH
+from sources.pardot.constants import (
+    OPPORTUNITY_PATH,
+    QUERY_OUTPUTS,
+    V5_OPPORTUNITIES_PATH,
+    VISITOR_ACTIVITY_PATH,
+)
 from sources.pardot.envelope import read_answer
 from sources.pardot.errors import (
     AuthenticationError,
@@ -42,8 +47,10 @@ from sources.pardot.meter import RequestMeter
 from sources.pardot.native import NativePage, read_page, unknown_element
 from sources.pardot.params import activity_query_params, form_fields, positive_id, query_params
 from sources.pardot.retry import Retryable, RetryPolicy, retry_after
+from sources.pardot.v5 import V5Page, read_v5_page
 
 ACTIVITY_QUERY: Final = "activity_query"
+V5_QUERY: Final = "v5_query"
 """The visitor activity query, as the request counts name it."""
 _ASK_FOR_XML: Final = {"format": "xml"}
 """In the query of every request, whatever the method: XML is Pardot's default, but some
@@ -204,6 +211,24 @@ class PardotClient:
             route, ACTIVITY_QUERY, "GET", checked, interpret, query=_ASK_FOR_XML
         )
         return _child(root, "result", ACTIVITY_QUERY)
+
+    def v5_opportunities(self, params: Mapping[str, str]) -> V5Page:
+        """One page of API v5's opportunity query (``v5``): the ids and ``updatedAt`` of
+        the opportunities ``params`` select, or the next page's by ``nextPageToken``."""
+
+        def route(version: int) -> str:
+            return V5_OPPORTUNITIES_PATH  # one v5 whatever the v3/v4 version in use
+
+        def interpret(response: httpx.Response, shown: str) -> V5Page:
+            return read_v5_page(
+                response,
+                shown,
+                operation=V5_QUERY,
+                auth=self.auth,
+                requests_made=lambda: self.request_count,
+            )
+
+        return self._caller.call(route, V5_QUERY, "GET", params, interpret)
 
     def read(self, opportunity_id: int, *, output: str = "full") -> etree._Element:
         """Run ``do/read/id/{id}`` and return the ``<opportunity>`` element.

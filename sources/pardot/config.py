@@ -62,6 +62,9 @@ class SyncSettings:
     activity_feed: bool = True
     """Read the opportunity events (visitor activities) each run and re-read what they
     name (``feed``)."""
+    v5_feed: bool = False
+    """Ask API v5 each run for the opportunities updated since the last window, and re-read
+    them (``v5feed``)."""
     delete_check: bool = True
     """Count Pardot's live opportunities each run and find deleted and undeleted ids by
     halving ranges whose count changed (``deletecheck``)."""

@@ -72,6 +72,13 @@ VISITOR_ACTIVITIES_TABLE: Final = "visitor_activities"
 REJECTED_ROWS_TABLE: Final = "rejected_rows"
 OPPORTUNITY_HISTORY_TABLE: Final = "opportunity_history"
 
+V5_OPPORTUNITIES_PATH: Final = "/api/v5/objects/opportunities"
+"""API v5's opportunity query (JSON; ``fields`` mandatory, ``nextPageToken`` paging)."""
+V5_MAX_PAGE_SIZE: Final = 1000
+V5_CHAIN_CAP_WARNING: Final = "203"
+"""The code in the ``Pardot-Warning`` header of a page that ends a token chain at its cap
+(100,000 records) although more match."""
+
 VISITOR_ACTIVITY_PATH: Final = "/api/visitorActivity/version/{version}/do/{operation}"
 """Path of a visitor activity operation (``query``; ``read`` appends ``/id/{id}``)."""
 

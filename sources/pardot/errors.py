@@ -122,6 +122,11 @@ class DailyLimitError(PardotError):
         super().__init__(f"{text} after {requests_made} requests: run again later")
 
 
+class V5UnavailableError(PardotError):
+    """API v5 refused the account or the user (HTTP 403 or 404): the v5 feed is skipped,
+    the run goes on without it."""
+
+
 class TransientError(PardotError):
     """A failure worth retrying (5xx, timeouts, resets, 183/202/214).
 

@@ -194,6 +194,38 @@ class SyncState:
         }
 
     @property
+    def v5_watermark(self) -> datetime | None:
+        """Where the v5 feed's next window begins (UTC); None before its first run."""
+        text = (self.state.get("v5_feed") or {}).get("watermark")
+        return datetime.fromisoformat(text) if text else None
+
+    @property
+    def v5_seen(self) -> dict[int, datetime]:
+        """Opportunities the v5 feed named at or after the watermark, with their
+        ``updatedAt``: the next window skips them unless they changed again."""
+        seen = (self.state.get("v5_feed") or {}).get("seen") or {}
+        return {int(i): datetime.fromisoformat(at) for i, at in seen.items()}
+
+    @property
+    def v5_refused_at(self) -> datetime | None:
+        """When API v5 last refused this account (the feed waits a day to ask again)."""
+        text = (self.state.get("v5_feed") or {}).get("refused_at")
+        return datetime.fromisoformat(text) if text else None
+
+    def set_v5_feed(
+        self,
+        watermark: datetime | None,
+        seen: dict[int, datetime],
+        refused_at: datetime | None,
+    ) -> None:
+        """Where the v5 feed stands; committed with the re-reads it asks for."""
+        self.state["v5_feed"] = {
+            "watermark": watermark.isoformat() if watermark else None,
+            "seen": {str(i): at.isoformat() for i, at in sorted(seen.items())},
+            "refused_at": refused_at.isoformat() if refused_at else None,
+        }
+
+    @property
     def history_since(self) -> str | None:
         """When the history began to be recorded (ISO-8601); None while it is off, and in a
         pipeline loaded before it existed: its next run starts it from the warehouse."""

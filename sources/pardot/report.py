@@ -54,6 +54,11 @@ class SyncReport:
     refresh_requests: int = 0
     refresh_deleted: int = 0
     """Opportunities an event named that the re-read found deleted."""
+    v5_requests: int = 0
+    v5_updated: int = 0
+    """Opportunities the v5 feed named as updated since the last window (new to it)."""
+    v5_refused: bool = False
+    """API v5 refused the account: the run went on without the v5 feed."""
     delete_check_requests: int = 0
     check_deleted: int = 0
     """Opportunities the delete check found deleted."""

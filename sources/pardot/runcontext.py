@@ -85,6 +85,11 @@ class Run:
     in_package: dict[str, set[int]] = field(default_factory=dict)
     """Campaign and prospect ids handed out in the current load package: many batches
     bring the same ones, and a destination's merge need not deduplicate a package."""
+    v5_watermark: datetime | None = None
+    """Where the v5 feed's next window begins (``v5feed``)."""
+    v5_seen: dict[int, datetime] = field(default_factory=dict)
+    """What the v5 feed named at or after the watermark, with its ``updatedAt``."""
+    v5_refused_at: datetime | None = None
     status_events: dict[int, datetime] = field(default_factory=dict)
     """Opportunity id -> time of the newest won, lost or reopened event read by this run:
     when a status change happened, for the history."""
@@ -265,7 +270,9 @@ def save_progress(run: Run, *, complete: bool) -> None:
     if not run.scan_done:
         seen = pa.concat_arrays([scan.seen_before, loaded]) if scan.kind == "full" else loaded[:0]
         run.state.save_unfinished_sweep(scan, run.ranges.remaining(), seen)
-    if run.settings.activity_feed:
+    if run.settings.v5_feed:
+        run.state.set_v5_feed(run.v5_watermark, run.v5_seen, run.v5_refused_at)
+    if run.settings.activity_feed or run.settings.v5_feed:
         read = set(run.loaded) | run.gone
         refresh = pa.array(sorted(run.refresh - read), pa.int64())
         run.state.set_feed(

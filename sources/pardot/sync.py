@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .changes import check_phase, feed_phase, refresh_phase
+from .changes import check_phase, feed_phase, refresh_phase, v5_phase
 from .checkpoints import CheckpointClock
 from .client import PardotClient
 from .config import SyncSettings
@@ -115,6 +115,8 @@ def sync_opportunities(
         refresh=set(sync_state.refresh_ids.to_pylist()),
         refresh_prospects=set(sync_state.refresh_prospects),
         nested_activities=sync_state.nested_activities,
+        v5_watermark=sync_state.v5_watermark, v5_seen=sync_state.v5_seen,
+        v5_refused_at=sync_state.v5_refused_at,
     )  # fmt: skip
     report.scan = scan.kind
     logger.info("scan %s (created_after=%s, ranges=%s)", scan.kind, scan.created_after, scan.ranges)
@@ -149,6 +151,8 @@ def _phases(
             # The feed comes after this sweep: what was recorded before it began is read.
             sync_state.sweep_event_mark = newest_event_id(client)
             report.feed_requests += 1
+        if settings.v5_feed:
+            v5_phase(run, started)
         pages = fetch_pages(
             client,
             _query_params(settings, scan),
@@ -176,7 +180,7 @@ def _phases(
         run.scan_done = True
         if settings.activity_feed and not feed_first:
             yield from feed_phase(run)
-        if settings.activity_feed:
+        if settings.activity_feed or settings.v5_feed:
             yield from refresh_phase(run, read_loaded)
         if settings.delete_check and scan.kind != "full":
             yield from check_phase(run, read_loaded)
