@@ -225,6 +225,10 @@ class SyncState:
             "refused_at": refused_at.isoformat() if refused_at else None,
         }
 
+    def clear_v5_feed(self) -> None:
+        """The v5 feed is off: its next first run sets a new watermark."""
+        self.state.pop("v5_feed", None)
+
     @property
     def history_since(self) -> str | None:
         """When the history began to be recorded (ISO-8601); None while it is off, and in a

@@ -272,6 +272,8 @@ def save_progress(run: Run, *, complete: bool) -> None:
         run.state.save_unfinished_sweep(scan, run.ranges.remaining(), seen)
     if run.settings.v5_feed:
         run.state.set_v5_feed(run.v5_watermark, run.v5_seen, run.v5_refused_at)
+    else:  # turned on again later, the feed starts afresh: never a deep window
+        run.state.clear_v5_feed()
     if run.settings.activity_feed or run.settings.v5_feed:
         read = set(run.loaded) | run.gone
         refresh = pa.array(sorted(run.refresh - read), pa.int64())
