@@ -15,8 +15,8 @@ It reports, per kind of change, how many runs it took until the warehouse showed
 (1: the first run after it), median and worst, and how many it never showed; the
 requests of the day; and whether the tables equal the emulator's data at the end. Once
 with the old defaults (no event feed, no delete check, full sweep daily), once with the
-new ones. The emulator runs in-process (no sockets): the figures are requests and runs,
-not seconds.
+new ones, and once with the new ones and the v5 update feed. The emulator runs
+in-process (no sockets): the figures are requests and runs, not seconds.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ OLD_DEFAULTS: dict[str, Any] = {
 }
 NEW_DEFAULTS: dict[str, Any] = {}
 """The connector's defaults as they are now (``SyncSettings``)."""
+WITH_V5: dict[str, Any] = {"v5_feed": True}
+"""The defaults with the v5 update feed on."""
 RUN_EVERY = timedelta(minutes=15)
 DAY_START = datetime(2024, 6, 3, 0, 0, tzinfo=UTC)
 KINDS = (
@@ -380,7 +382,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     days = [
         simulate(name, settings, opportunities=args.opportunities, runs=args.runs, seed=args.seed)
-        for name, settings in (("old defaults", OLD_DEFAULTS), ("new defaults", NEW_DEFAULTS))
+        for name, settings in (
+            ("old defaults", OLD_DEFAULTS),
+            ("new defaults", NEW_DEFAULTS),
+            ("with v5_feed", WITH_V5),
+        )
     ]
     print(table(days))
     print(f"\nwall time: {time.perf_counter() - started:.0f} s")

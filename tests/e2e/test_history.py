@@ -179,3 +179,19 @@ def test_history_false_records_nothing(clocked: Harness) -> None:
     run(clocked)
     model.observe(clocked.emulator)
     assert_history_matches(clocked.warehouse(), model)
+
+
+def test_with_hard_delete_the_history_outlives_the_row(clocked: Harness) -> None:
+    model = HistoryModel()
+    run(clocked, hard_delete=True)
+    model.observe(clocked.emulator)
+    ids = sorted(o["id"] for o in clocked.emulator.ground_truth()["opportunities"])
+    live = [i for i in ids if i in set(clocked.warehouse().ids())]
+    clocked.emulator.delete_opportunity(live[0])
+    clocked.emulator.advance_clock(3600)
+    removed = run(clocked, hard_delete=True, **NO_SWEEPS)  # the delete check finds it
+    assert removed.deleted == 1
+    assert live[0] not in clocked.warehouse().ids()
+    model.observe(clocked.emulator)
+    assert version(clocked, live[0], 2)["change"] == "deleted"
+    assert_history_matches(clocked.warehouse(), model)
