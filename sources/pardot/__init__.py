@@ -43,7 +43,7 @@ from .constants import (
 )
 from .errors import AuthenticationError, ConfigurationError, DailyLimitError, PardotError
 from .history import LOOKUP_CHUNK, HistoryStore
-from .loaded import iter_rows, read_loaded_rows, read_rows
+from .loaded import WarehouseRows, read_loaded_rows
 from .planner import SyncState
 from .report import Checkpoint, Progress, State, SyncReport, SyncRun
 from .schema import OPPORTUNITIES, OPPORTUNITY_HISTORY, TABLES_BY_NAME, UNLINK_MARKER, Table
@@ -340,17 +340,10 @@ def _history_store() -> HistoryStore | None:
     (no warehouse, no history)."""
     if not Container()[PipelineContext].is_active():
         return None
-    return HistoryStore(versions=_read_versions, loaded=_read_all_loaded)
-
-
-def _read_versions(ids: list[int]) -> pa.Table | None:
-    """The recorded ``opportunity_history`` rows of these opportunities; None while the
-    table does not exist."""
-    pipeline = dlt.current.pipeline()
-    return read_rows(pipeline, OPPORTUNITY_HISTORY.name, ids, key="opportunity_id")
-
-
-def _read_all_loaded() -> Iterator[pa.Table]:
-    """Every loaded ``opportunities`` row, to start the history of a pipeline loaded
-    before it existed."""
-    return iter_rows(dlt.current.pipeline(), OPPORTUNITIES.name, chunk=LOOKUP_CHUNK)
+    rows = WarehouseRows(dlt.current.pipeline())
+    return HistoryStore(
+        # the recorded versions of these opportunities; None while the table does not exist
+        versions=lambda ids: rows.by_ids(OPPORTUNITY_HISTORY.name, ids, key="opportunity_id"),
+        # every loaded opportunity, to start the history of a pipeline loaded before it
+        loaded=lambda: rows.every(OPPORTUNITIES.name, chunk=LOOKUP_CHUNK),
+    )

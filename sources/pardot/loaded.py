@@ -59,55 +59,86 @@ def read_loaded_rows(
     return _read_sql_rows(pipeline, table_name, ids, key=key)
 
 
-def read_rows(pipeline: Pipeline, table_name: str, ids: list[int], *, key: str) -> pa.Table | None:
-    """Like ``read_loaded_rows``, but as Arrow straight from the destination (no Python
-    rows in between), and None while the table does not exist."""
-    if _is_filesystem(pipeline):
-        delta = _delta_table(pipeline, table_name)
-        return None if delta is None else read_delta_rows(delta, ids, key=key)
-    wanted = pa.table({"id": pa.array(sorted(ids), pa.int64())})
-    with pipeline.sql_client() as client:
-        table = client.make_qualified_table_name(table_name)
-        quoted = client.escape_column_name(key)
-        # the id span lets the destination skip blocks by their min/max (ids come in runs)
-        span = f"{quoted} between {wanted['id'][0]} and {wanted['id'][-1]}"
-        native = client.native_connection
-        try:
-            if isinstance(native, duckdb.DuckDBPyConnection):
-                # a semi-join with the ids as an Arrow table: several times faster than a
-                # literal list of thousands of ids
-                native.register(WANTED_IDS, wanted)
-                try:
-                    query = (
-                        f"SELECT * FROM {table} SEMI JOIN {WANTED_IDS} w "  # noqa: S608
-                        f"ON {quoted} = w.id WHERE {span}"
-                    )
-                    found = native.sql(query).to_arrow_table()
-                finally:
-                    native.unregister(WANTED_IDS)
-                return found
-            listed = ", ".join(str(int(i)) for i in ids)
-            query = f"SELECT * FROM {table} WHERE {span} AND {quoted} IN ({listed})"  # noqa: S608
-            chunks = list(_arrow_chunks(client, query))
-        except (DatabaseUndefinedRelation, duckdb.CatalogException):
-            return None
-    return pa.concat_tables(chunks) if chunks else pa.table({})  # no rows: the table exists
+class WarehouseRows:
+    """Reads rows back as Arrow, straight from the destination (no Python rows between),
+    for one run: the destination's clients are made once (each costs dlt a resolution of
+    its configuration), a connection is opened per read."""
 
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+        self._sql: SqlClientBase[Any] | None = None
+        self._jobs: Any = None
 
-def iter_rows(pipeline: Pipeline, table_name: str, *, chunk: int) -> Iterator[pa.Table]:
-    """Every row of ``table_name``, ``chunk`` rows at a time; none if it does not exist."""
-    if _is_filesystem(pipeline):
-        delta = _delta_table(pipeline, table_name)
-        if delta is not None:
-            for batch in delta.to_pyarrow_dataset().to_batches(batch_size=chunk):
-                yield pa.Table.from_batches([batch])
-        return
-    with pipeline.sql_client() as client:
-        table = client.make_qualified_table_name(table_name)
-        try:
-            yield from _arrow_chunks(client, f"SELECT * FROM {table}", chunk)  # noqa: S608
-        except (DatabaseUndefinedRelation, duckdb.CatalogException):
+    def by_ids(self, table_name: str, ids: list[int], *, key: str) -> pa.Table | None:
+        """The rows whose ``key`` is one of ``ids``; None while the table does not exist."""
+        if _is_filesystem(self._pipeline):
+            delta = self._delta(table_name)
+            return None if delta is None else read_delta_rows(delta, ids, key=key)
+        wanted = pa.table({"id": pa.array(sorted(ids), pa.int64())})
+        with self._sql_client() as client:
+            table = client.make_qualified_table_name(table_name)
+            quoted = client.escape_column_name(key)
+            # the id span lets the destination skip blocks by their min/max (ids come in runs)
+            span = f"{quoted} between {wanted['id'][0]} and {wanted['id'][-1]}"
+            native = client.native_connection
+            try:
+                if isinstance(native, duckdb.DuckDBPyConnection):
+                    return _duckdb_semi_join(native, table, quoted, span, wanted)
+                listed = ", ".join(str(int(i)) for i in ids)
+                query = f"SELECT * FROM {table} WHERE {span} AND {quoted} IN ({listed})"  # noqa: S608
+                chunks = list(_arrow_chunks(client, query))
+            except (DatabaseUndefinedRelation, duckdb.CatalogException):
+                return None
+        return pa.concat_tables(chunks) if chunks else pa.table({})  # no rows: the table exists
+
+    def every(self, table_name: str, *, chunk: int) -> Iterator[pa.Table]:
+        """Every row of ``table_name``, ``chunk`` rows at a time; none if it does not exist."""
+        if _is_filesystem(self._pipeline):
+            delta = self._delta(table_name)
+            if delta is not None:
+                for batch in delta.to_pyarrow_dataset().to_batches(batch_size=chunk):
+                    yield pa.Table.from_batches([batch])
             return
+        with self._sql_client() as client:
+            table = client.make_qualified_table_name(table_name)
+            try:
+                yield from _arrow_chunks(client, f"SELECT * FROM {table}", chunk)  # noqa: S608
+            except (DatabaseUndefinedRelation, duckdb.CatalogException):
+                return
+
+    def _sql_client(self) -> SqlClientBase[Any]:
+        if self._sql is None:
+            self._sql = self._pipeline.sql_client()
+        return self._sql
+
+    def _delta(self, table_name: str) -> DeltaTable | None:
+        """The Delta table ``table_name`` of a filesystem destination; None if it was never
+        written (or is not a Delta table: this connector writes only Delta tables there)."""
+        if self._jobs is None:
+            self._jobs = self._pipeline.destination_client()
+        with self._jobs as client:
+            if not isinstance(client, SupportsOpenTables):
+                return None
+            try:
+                if not client.is_open_table("delta", table_name):
+                    return None
+                table: DeltaTable = client.load_open_table("delta", table_name)
+            except DestinationUndefinedEntity:
+                return None
+            return table
+
+
+def _duckdb_semi_join(
+    native: duckdb.DuckDBPyConnection, table: str, key: str, span: str, wanted: pa.Table
+) -> pa.Table:
+    """The rows of ``table`` whose ``key`` is in ``wanted``: a semi-join with the ids as an
+    Arrow table, several times faster than a literal list of thousands of ids."""
+    native.register(WANTED_IDS, wanted)
+    try:
+        query = f"SELECT * FROM {table} SEMI JOIN {WANTED_IDS} w ON {key} = w.id WHERE {span}"  # noqa: S608
+        return native.sql(query).to_arrow_table()
+    finally:
+        native.unregister(WANTED_IDS)
 
 
 def _arrow_chunks(
@@ -126,21 +157,6 @@ def _arrow_chunks(
         return
     with client.execute_query(query) as cursor:
         yield from cursor.iter_arrow(chunk)
-
-
-def _delta_table(pipeline: Pipeline, table_name: str) -> DeltaTable | None:
-    """The Delta table ``table_name`` of a filesystem destination; None if it was never
-    written (or is not a Delta table: this connector writes only Delta tables there)."""
-    with pipeline.destination_client() as client:
-        if not isinstance(client, SupportsOpenTables):
-            return None
-        try:
-            if not client.is_open_table("delta", table_name):
-                return None
-            table: DeltaTable = client.load_open_table("delta", table_name)
-        except DestinationUndefinedEntity:
-            return None
-        return table
 
 
 def read_delta_rows(table: DeltaTable, ids: list[int], *, key: str = "id") -> pa.Table:
