@@ -61,8 +61,8 @@ def read_loaded_rows(
 
 class WarehouseRows:
     """Reads rows back as Arrow, straight from the destination (no Python rows between),
-    for one run: the destination's clients are made once (each costs dlt a resolution of
-    its configuration), a connection is opened per read."""
+    for one run: the client of ``by_ids`` is made once (each costs dlt a resolution of its
+    configuration), a connection is opened per read and returned after it."""
 
     def __init__(self, pipeline: Pipeline) -> None:
         self._pipeline = pipeline
@@ -99,7 +99,8 @@ class WarehouseRows:
                 for batch in delta.to_pyarrow_dataset().to_batches(batch_size=chunk):
                     yield pa.Table.from_batches([batch])
             return
-        with self._sql_client() as client:
+        # its own client: lookups (``by_ids``) run while this one is suspended between chunks
+        with self._pipeline.sql_client() as client:
             table = client.make_qualified_table_name(table_name)
             try:
                 yield from _arrow_chunks(client, f"SELECT * FROM {table}", chunk)  # noqa: S608
