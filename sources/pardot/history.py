@@ -59,6 +59,8 @@ FIRST_SEEN: Final = "first_seen"
 UPDATED: Final = "updated"
 DELETED: Final = "deleted"
 UNDELETED: Final = "undeleted"
+PREVIOUS: Final = ("version", "observed_at", *TRACKED_FIELDS)
+"""What of the last version a new one is compared with and numbered after."""
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,6 @@ class Recorder:
         self._known_up_to = known_up_to
         self._status_events = status_events
         self._no_table = False
-        self.rows = 0
-        """History rows recorded by this run."""
 
     def package_loaded(self) -> None:
         """A checkpoint's package is in the warehouse: its versions can be read now."""
@@ -185,15 +185,11 @@ class Recorder:
         """The rows of ``current`` that differ from their ``previous`` version, as history."""
         if previous is None or not previous.num_rows:
             joined = current
-            for column in OPPORTUNITY_HISTORY.columns:
-                if column.name in ("version", "observed_at", "changed_at", *TRACKED_FIELDS):
-                    field = OPPORTUNITY_HISTORY.arrow_schema.field(column.name)
-                    joined = joined.append_column(
-                        f"prev_{column.name}", pa.nulls(current.num_rows, field.type)
-                    )
+            for name in PREVIOUS:
+                joined = joined.append_column(f"prev_{name}", pa.nulls(len(current), _TYPES[name]))
         else:
-            before = previous.select(["opportunity_id", "version", "observed_at", *TRACKED_FIELDS])
-            before = before.rename_columns(["id", *(f"prev_{n}" for n in before.column_names[1:])])
+            before = previous.select(["opportunity_id", *PREVIOUS])
+            before = before.rename_columns(["id", *(f"prev_{name}" for name in PREVIOUS)])
             joined = current.join(before, "id", join_type="left outer")
         new = pc.is_null(joined["prev_version"])
         changed = new
@@ -202,9 +198,7 @@ class Recorder:
         joined = joined.filter(changed)
         if not joined.num_rows:
             return None
-        history = self._history_rows(joined)
-        self.rows += history.num_rows
-        return history
+        return self._history_rows(joined)
 
     def _history_rows(self, joined: pa.Table) -> pa.Table:
         count = joined.num_rows
