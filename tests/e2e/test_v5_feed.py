@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from pipelines.runner import RunSummary
@@ -71,7 +72,9 @@ def edit(harness: Harness, ids: list[int], changes: list[dict[str, Any]]) -> Non
 
 
 def started(harness: Harness) -> RunSummary:
-    """The first run with the feed on: a backfill that only sets the v5 watermark."""
+    """The first run with the feed on: a backfill that only sets the v5 watermark (an hour
+    after the generated data's last edit, so that only the test's edits are new to v5)."""
+    harness.emulator.advance_clock(3600)
     first = run(harness)
     assert first.exit_code == 0, first.message
     assert v5_requests(harness) == 0, "no deep v5 backfill: the watermark starts here"
@@ -242,7 +245,18 @@ def test_bounds_go_with_their_offset_and_v5_times_agree_with_the_tables(
         offset = sent.utcoffset()
         assert offset == sent.astimezone(sent.tzinfo).utcoffset() and offset is not None
         assert (offset > timedelta(0)) == (timezone == "Asia/Kolkata")
-        seen = sync_state_of(harness).v5_seen[target]
+        config = harness.emulator.config
+        answer = httpx.get(
+            f"{harness.base_url}/api/v5/objects/opportunities",
+            params={"fields": "id,updatedAt", "idGreaterThanOrEqualTo": target, "limit": 1},
+            headers={
+                "Authorization": f"Bearer {config.default_token}",
+                "Pardot-Business-Unit-Id": config.business_unit_id,
+            },
+        ).json()["values"][0]
+        assert answer["id"] == target
+        seen = datetime.fromisoformat(answer["updatedAt"])
+        assert seen.utcoffset() == offset, "v5 renders the account's offset"
         (loaded,) = harness.warehouse().query(
             f"select updated_at from opportunities where id = {target}"
         )
