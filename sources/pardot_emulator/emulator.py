@@ -21,6 +21,7 @@ from .groundtruth import ground_truth
 from .limits import ConcurrencyGate, DailyCounter
 from .requestlog import RequestLog, RequestRecord
 from .store import DataStore
+from .v5api import V5OpportunityApi
 from .views import Views
 from .writes import validate_fields
 from .wsgi import StartResponse, dispatch
@@ -29,7 +30,8 @@ FieldValue = str | int | float | datetime | None
 
 
 class PardotEmulator:
-    """A local Pardot v3/v4 Opportunity API; the instance is itself a WSGI app."""
+    """A local Pardot v3/v4 Opportunity API and v5 opportunity query; the instance is
+    itself a WSGI app."""
 
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         self.config = config or EmulatorConfig()
@@ -39,6 +41,7 @@ class PardotEmulator:
         self.views = Views(self.config, self.store, self.time)
         self.api = OpportunityApi(self.config, self.store, self.views, self.time, self.clock)
         self.activity_api = VisitorActivityApi(self.store, self.views, self.api.parse_time)
+        self.v5 = V5OpportunityApi(self.config, self.store, self.time, self.clock)
         self.tokens = TokenRegistry(self.config)
         self.gate = ConcurrencyGate(self.config.concurrency_limit)
         self.daily = DailyCounter(self.config.daily_limit)
