@@ -77,6 +77,28 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the visitor activity query omits <opportunity_id> (undocumented in v3/v4)",
     )
+    serve.add_argument(
+        "--link-bumps-updated-at",
+        action="store_true",
+        help="linking/unlinking a prospect moves the opportunity's updated_at (unknown)",
+    )
+    serve.add_argument(
+        "--no-v5", action="store_true", help="no API v5 access: every v5 request is a 403"
+    )
+    serve.add_argument(
+        "--v5-cache-lag",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="v5 answers from a snapshot this old (Pardot: up to about 60)",
+    )
+    serve.add_argument(
+        "--v5-chain-cap",
+        type=int,
+        default=EmulatorConfig.v5_chain_cap,
+        metavar="N",
+        help="records one chain of v5 page tokens returns at most (Pardot: 100000)",
+    )
     serve.add_argument("--crm-connector", action="store_true")
     serve.add_argument("--render-cache", action="store_true")
     serve.add_argument("--fault-seed", type=int, default=0)
@@ -123,6 +145,10 @@ def serve_config(args: argparse.Namespace) -> EmulatorConfig:
         query_includes_activities=activities,
         visitor_activity_element=args.visitor_activity_element,
         visitor_activity_opportunity_id=not args.no_activity_opportunity_id,
+        link_bumps_updated_at=args.link_bumps_updated_at,
+        v5_enabled=not args.no_v5,
+        v5_cache_lag_seconds=args.v5_cache_lag,
+        v5_chain_cap=args.v5_chain_cap,
         crm_connector=args.crm_connector,
         render_cache=args.render_cache,
     )

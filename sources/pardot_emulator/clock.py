@@ -81,6 +81,12 @@ class AccountTime:
         minute, second = divmod(rest, 60)
         return f"{day_text} {hour:02d}:{minute:02d}:{second:02d}"
 
+    def iso(self, instant: datetime | None) -> str | None:
+        """ISO-8601 in the account zone with its offset, whole seconds (API v5)."""
+        if instant is None:
+            return None
+        return instant.astimezone(self.tz).isoformat(timespec="seconds")
+
     def local_date(self, instant: datetime) -> date:
         """The calendar date of ``instant`` in the account zone."""
         return instant.astimezone(self.tz).date()

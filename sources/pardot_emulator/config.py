@@ -16,8 +16,21 @@ SWITCHES = (
     "query_includes_activities",
     "visitor_activity_element",
     "visitor_activity_opportunity_id",
+    "link_bumps_updated_at",
+    "v5_enabled",
+    "v5_cache_lag_seconds",
+    "v5_chain_cap",
 )
-"""Rendering switches that may change while the emulator runs (``set_switches``)."""
+"""Switches that may change while the emulator runs (``set_switches``)."""
+BOOL_SWITCHES = (
+    "query_includes_activities",
+    "visitor_activity_opportunity_id",
+    "link_bumps_updated_at",
+    "v5_enabled",
+)
+"""The switches that take only true or false (``1`` is not accepted for ``True``)."""
+V5_CHAIN_CAP = 100_000
+"""Records one chain of v5 page tokens returns at most, as Pardot documents."""
 
 
 @dataclass
@@ -72,6 +85,18 @@ class EmulatorConfig:
     realtime_clock: bool = True
     """When true the virtual clock also moves with real (monotonic) time."""
     faults_on_token_endpoint: bool = False
+    link_bumps_updated_at: bool = False
+    """Linking or unlinking a prospect moves the opportunity's ``updated_at`` (v3/v4 and
+    v5 alike: one field). Unknown for Pardot; by default it does not."""
+    v5_enabled: bool = True
+    """The account may use API v5; False answers every v5 request with HTTP 403."""
+    v5_cache_lag_seconds: float = 0.0
+    """v5 answers from a snapshot this old: opportunities created within it are absent,
+    ones updated within it show their previous ``updatedAt`` (Pardot documents up to
+    about 60 s)."""
+    v5_chain_cap: int = V5_CHAIN_CAP
+    """Records one chain of v5 page tokens returns at most (smaller values let tests
+    cross the cap cheaply)."""
     render_cache: bool = False
     """Cache each opportunity's rendered XML until it changes (for repeated benchmark
     passes; costs about 2 KB of memory per cached full-output opportunity)."""
@@ -89,6 +114,12 @@ class EmulatorConfig:
             raise ValueError("id_gap must be >= 1")
         if self.id_jump is not None and min(self.id_jump) < 1:
             raise ValueError("id_jump must be (after, by) with both >= 1")
+        if isinstance(self.v5_cache_lag_seconds, bool) or self.v5_cache_lag_seconds < 0:
+            raise ValueError("v5_cache_lag_seconds must be a number >= 0")
+        if isinstance(self.v5_chain_cap, bool) or not isinstance(self.v5_chain_cap, int):
+            raise ValueError("v5_chain_cap must be an integer")
+        if self.v5_chain_cap < 1:
+            raise ValueError("v5_chain_cap must be >= 1")
         if self.opportunities < 0:
             raise ValueError("opportunities must be >= 0")
         if self.clock_start.tzinfo is None:

@@ -15,12 +15,13 @@ from .activityapi import VisitorActivityApi
 from .api import OpportunityApi
 from .auth import TokenRegistry
 from .clock import AccountTime, VirtualClock
-from .config import SWITCHES, EmulatorConfig, FaultConfig
+from .config import BOOL_SWITCHES, SWITCHES, EmulatorConfig, FaultConfig
 from .faults import FaultInjector
 from .groundtruth import ground_truth
 from .limits import ConcurrencyGate, DailyCounter
 from .requestlog import RequestLog, RequestRecord
 from .store import DataStore
+from .v5api import V5OpportunityApi
 from .views import Views
 from .writes import validate_fields
 from .wsgi import StartResponse, dispatch
@@ -29,7 +30,8 @@ FieldValue = str | int | float | datetime | None
 
 
 class PardotEmulator:
-    """A local Pardot v3/v4 Opportunity API; the instance is itself a WSGI app."""
+    """A local Pardot v3/v4 Opportunity API and v5 opportunity query; the instance is
+    itself a WSGI app."""
 
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         self.config = config or EmulatorConfig()
@@ -39,6 +41,7 @@ class PardotEmulator:
         self.views = Views(self.config, self.store, self.time)
         self.api = OpportunityApi(self.config, self.store, self.views, self.time, self.clock)
         self.activity_api = VisitorActivityApi(self.store, self.views, self.api.parse_time)
+        self.v5 = V5OpportunityApi(self.config, self.store, self.time, self.clock)
         self.tokens = TokenRegistry(self.config)
         self.gate = ConcurrencyGate(self.config.concurrency_limit)
         self.daily = DailyCounter(self.config.daily_limit)
@@ -154,11 +157,13 @@ class PardotEmulator:
         self.store.undelete(opportunity_id)
 
     def link_prospect(self, opportunity_id: int, prospect_id: int) -> None:
-        """Link a prospect to an opportunity (bumps ``updated_at``)."""
+        """Link a prospect to an opportunity (moves ``updated_at`` only with the
+        ``link_bumps_updated_at`` switch)."""
         self.store.link_prospect(opportunity_id, prospect_id)
 
     def unlink_prospect(self, opportunity_id: int, prospect_id: int) -> None:
-        """Unlink a prospect from an opportunity (bumps ``updated_at``)."""
+        """Unlink a prospect from an opportunity (moves ``updated_at`` only with the
+        ``link_bumps_updated_at`` switch)."""
         self.store.unlink_prospect(opportunity_id, prospect_id)
 
     def add_activity(self, opportunity_id: int, **fields: Any) -> int:
@@ -198,18 +203,18 @@ class PardotEmulator:
             self.views.overrides.clear(opportunity_id)
 
     def switches(self) -> dict[str, Any]:
-        """The rendering switches that :meth:`set_switches` may change, and their values."""
+        """The switches that :meth:`set_switches` may change, and their values."""
         return {name: getattr(self.config, name) for name in SWITCHES}
 
     def set_switches(self, **values: Any) -> None:
-        """Change rendering switches while running (``query_includes_activities``,
-        ``visitor_activity_element``, ``visitor_activity_opportunity_id``); the data
-        stays as it is. Unknown names and bad values are a ``ValueError``, nothing set.
+        """Change switches while running (``config.SWITCHES``: the rendering ones,
+        ``link_bumps_updated_at`` and the v5 ones); the data stays as it is. Unknown
+        names and bad values are a ``ValueError``, nothing set.
         """
         unknown = sorted(set(values) - set(SWITCHES))
         if unknown:
             raise ValueError(f"unknown switches: {unknown} (known: {list(SWITCHES)})")
-        for name in ("query_includes_activities", "visitor_activity_opportunity_id"):
+        for name in BOOL_SWITCHES:
             if name in values and not isinstance(values[name], bool):
                 raise ValueError(f"{name} must be true or false")
         with self.store.lock:

@@ -61,5 +61,8 @@ class Opportunity:
     created_at: datetime
     updated_at: datetime
     deleted: bool = False
+    previous_updated_at: datetime | None = None
+    """``updated_at`` before its last change (None: never changed since created or
+    generated); v5's cache lag serves it while the change is younger than the lag."""
     prospect_ids: list[int] = field(default_factory=list)
     activities: list[VisitorActivity] = field(default_factory=list)

@@ -39,6 +39,7 @@ class DataStore:
 
     def __init__(self, config: EmulatorConfig, clock: VirtualClock, time: AccountTime) -> None:
         self.lock = threading.RLock()
+        self.config = config
         self.clock = clock
         self.time = time
         self.gen = Generator(config.seed, time.tz, config.id_gap, config.id_jump)
@@ -62,6 +63,12 @@ class DataStore:
         """Called with an opportunity id after every change to it (cache invalidation)."""
         self.generation = 0
         """Moves on with every change, new opportunities included (cache invalidation)."""
+
+    def touch(self, opp: Opportunity, now: datetime) -> datetime:
+        """Move ``updated_at`` to ``now``, keeping the old value for v5's cache lag."""
+        opp.previous_updated_at = opp.updated_at
+        opp.updated_at = now
+        return now
 
     def changed(self, opportunity_id: int) -> None:
         """Tell the listeners that an opportunity changed."""
@@ -228,7 +235,7 @@ class DataStore:
             old_status = opp.status
             for name, value in fields.items():
                 setattr(opp, name, value)
-            now = opp.updated_at = self.clock.now()
+            now = self.touch(opp, self.clock.now())
             self._record_status(opp, old_status, now)
             self.changed(opp.id)
             return opp
@@ -238,7 +245,7 @@ class DataStore:
         with self.lock:
             opp = self.live(opportunity_id)
             opp.deleted = True
-            opp.updated_at = self.clock.now()
+            self.touch(opp, self.clock.now())
             self._unindex_live(opp)
             self.changed(opp.id)
 
@@ -248,10 +255,18 @@ class DataStore:
             opp = self.any(opportunity_id)
             if opp.deleted:
                 opp.deleted = False
-                opp.updated_at = self.clock.now()
+                self.touch(opp, self.clock.now())
                 self._index_live(opp)
                 self.changed(opp.id)
             return opp
+
+    def _link_time(self, opp: Opportunity) -> datetime:
+        """Now; moves ``updated_at`` only with ``link_bumps_updated_at`` (unknown for
+        Pardot, off by default)."""
+        now = self.clock.now()
+        if self.config.link_bumps_updated_at:
+            self.touch(opp, now)
+        return now
 
     def link_prospect(self, opportunity_id: int, prospect_id: int) -> None:
         """Link a prospect (control action only)."""
@@ -261,7 +276,7 @@ class DataStore:
                 raise ApiError(3)
             if prospect_id not in opp.prospect_ids:
                 opp.prospect_ids = sorted([*opp.prospect_ids, prospect_id])
-                now = opp.updated_at = self.clock.now()
+                now = self._link_time(opp)
                 self._record(opp, ACTIVITY_OPPORTUNITY_LINKED, prospect_id, now)
                 self.changed(opp.id)
 
@@ -272,7 +287,7 @@ class DataStore:
             if prospect_id not in opp.prospect_ids:
                 raise ApiError(3)
             opp.prospect_ids = [p for p in opp.prospect_ids if p != prospect_id]
-            now = opp.updated_at = self.clock.now()
+            now = self._link_time(opp)
             self._record(opp, ACTIVITY_OPPORTUNITY_UNLINKED, prospect_id, now)
             self.changed(opp.id)
 
@@ -296,7 +311,7 @@ class DataStore:
             act.opportunity_id = opp.id
             opp.activities.append(act)
             self.activities.add(act)
-            opp.updated_at = now
+            self.touch(opp, now)
             self.changed(opp.id)
             return act.id
 

@@ -2,7 +2,8 @@
 
 One function per route family. API requests pass, in order: fault decision, concurrency
 gate (66), latency, method (60), headers (181), business unit (201), token (184), version
-(88/89), daily limit (122), then the operation itself.
+(88/89), daily limit (122), then the operation itself. v5 requests share the faults, the
+gate and the log here; their own checks and JSON errors are in :mod:`.v5api`.
 """
 
 import json
@@ -21,6 +22,7 @@ from .render import json_error, xml_error
 from .requestlog import RequestRecord, redact
 from .responses import HTML_TYPE, JSON_TYPE, XML_TYPE, Response
 from .routing import CONTROL_PREFIX, ParsedRequest, api_prefix, instance_url, parse_request
+from .v5api import V5_OPERATION, V5_PATH, handle_v5, v5_error
 
 if TYPE_CHECKING:
     from .emulator import PardotEmulator
@@ -55,6 +57,8 @@ def dispatch(emu: "PardotEmulator", environ: dict[str, Any], sr: StartResponse) 
         return send(_logged(emu, environ, token=True), sr)
     if api_prefix(path) is not None:
         return send(_logged(emu, environ, token=False), sr)
+    if path.rstrip("/") == V5_PATH:
+        return send(_logged(emu, environ, token=False, v5=True), sr)
     return send(Response(404, b"Not Found", "text/plain"), sr)
 
 
@@ -66,21 +70,27 @@ def _error(
     return Response(status, body, JSON_TYPE if as_json else XML_TYPE, error_code=code)
 
 
-def _logged(emu: "PardotEmulator", environ: dict[str, Any], *, token: bool) -> Response:
+def _logged(
+    emu: "PardotEmulator", environ: dict[str, Any], *, token: bool, v5: bool = False
+) -> Response:
     started, t0 = time.time(), time.perf_counter()
-    request = parse_request(environ, api=not token)
-    operation = "token" if token else (request.operation or "unknown")
-    if not token and request.resource not in (None, "opportunity"):
-        operation = f"{request.resource}_{operation}"
     version: int | None = None
-    raw_version = request.params.get("version", "")
-    if raw_version.strip().isdigit():
-        version = int(raw_version)
+    if v5:  # the query string only: no path pairs, no form body
+        request = parse_request(environ, api=False, form=False)
+        operation, version = V5_OPERATION, 5
+    else:
+        request = parse_request(environ, api=not token)
+        operation = "token" if token else (request.operation or "unknown")
+        if not token and request.resource not in (None, "opportunity"):
+            operation = f"{request.resource}_{operation}"
+        raw_version = request.params.get("version", "")
+        if raw_version.strip().isdigit():
+            version = int(raw_version)
     apply_faults = not token or emu.config.faults_on_token_endpoint
     decision = emu.faults.decide() if apply_faults else FaultDecision()
     response = Response(0, b"")
     try:
-        response = _faulted(emu, environ, request, decision, token, version)
+        response = _faulted(emu, environ, request, decision, token, version, v5)
         return response
     finally:
         emu.log.append(
@@ -106,6 +116,7 @@ def _faulted(
     decision: FaultDecision,
     token: bool,
     version: int | None,
+    v5: bool = False,
 ) -> Response:
     if decision.expire_tokens:
         emu.tokens.expire_all()
@@ -119,19 +130,19 @@ def _faulted(
             raise ConnectionDropped("connection dropped by fault injection")
         headers = [("Retry-After", "1")] if decision.retry_after else []
         return Response(decision.status, decision.body, HTML_TYPE, headers)
-    as_json = request.params.get("format", "").strip().lower() == "json"
+    as_json = v5 or request.params.get("format", "").strip().lower() == "json"
     errors_json = as_json or emu.config.json_errors
     if token:
         time.sleep(decision.latency)
         response = _token(emu, environ, request)
     elif not emu.gate.enter():
-        return _error(66, None, errors_json)
+        return v5_error(429, 66) if v5 else _error(66, None, errors_json)
     else:
         try:
             time.sleep(decision.latency)
             if decision.kind == "burst_66":
-                return _error(66, None, errors_json)
-            response = _api(emu, request, version, as_json)
+                return v5_error(429, 66) if v5 else _error(66, None, errors_json)
+            response = handle_v5(emu, request) if v5 else _api(emu, request, version, as_json)
         finally:
             emu.gate.leave()
     if decision.kind == "truncate" and len(response.body) > 1:

@@ -21,6 +21,13 @@ from .conftest import HEADERS, call, client_for, make, xml
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTIVITIES = "/api/visitorActivity/version/3/do/query"
+NEW_SWITCH_DEFAULTS = {
+    "link_bumps_updated_at": False,
+    "v5_enabled": True,
+    "v5_cache_lag_seconds": 0.0,
+    "v5_chain_cap": 100_000,
+}
+"""The link and v5 switches at their defaults (tested in test_v5)."""
 
 
 def carried(c: httpx.Client, output: str) -> bool:
@@ -107,6 +114,7 @@ def test_serve_command_with_the_switches_in_a_subprocess() -> None:
                 "query_includes_activities": False,
                 "visitor_activity_element": "visitor_activity",
                 "visitor_activity_opportunity_id": False,
+                **NEW_SWITCH_DEFAULTS,
             }
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -127,6 +135,7 @@ def test_switches_over_the_control_interface() -> None:
         "query_includes_activities": True,
         "visitor_activity_element": "visitorActivity",
         "visitor_activity_opportunity_id": True,
+        **NEW_SWITCH_DEFAULTS,
     }
     assert carried(api, "full")  # now cached
     answer = control.post(
