@@ -1,9 +1,10 @@
 """One sync run: its phases in order, batched Arrow tables, deletes.
 
-The phases: the event feed (``changes``; on the first run, after the scan), one keyset
-scan chosen by ``planner``, the deletes a complete full sweep finds, the re-reads of what
-events named, and the delete check (``changes``). The scan reads ``do/query`` sorted by
-id ascending with ``output=full``; ``fetch`` does the keyset paging (one id range, or
+The phases: the event feed (``changes``; on the first run, after the scan), the v5 update
+feed (``changes``, ``v5feed``), one keyset scan chosen by ``planner``, the deletes a
+complete full sweep finds, the re-reads of what events (or v5) named, and the delete
+check (``changes``). The scan reads ``do/query`` sorted by id ascending with
+``output=full``; ``fetch`` does the keyset paging (one id range, or
 several side by side). Pages gather in one thread, in an ``OpportunityBatch``, and are
 handed out as Arrow tables a few thousand opportunities at a time (``runcontext``).
 
@@ -23,6 +24,9 @@ after the last checkpoint: the next run resumes the unfinished ranges.
 Errors that a run can survive (the daily limit, a dead network, a value that cannot be
 typed) end the scan cleanly: what was fetched before is handed out and loaded, the state
 stays before the failure, and ``SyncReport`` tells the caller how the run ended.
+
+Every ``opportunities`` table handed out is followed by the history rows of the changes
+it brings (``history``).
 
 No dlt import: this module is driven by ``sources.pardot`` and tested on its own.
 """
