@@ -162,3 +162,31 @@ def test_bounds_carry_the_zone_s_offset_on_both_sides_of_utc() -> None:
     assert local_iso(moment, "America/Los_Angeles") == "2024-07-01T05:00:30-07:00"
     assert local_iso(moment, "Europe/Berlin") == "2024-07-01T14:00:30+02:00"
     assert json.dumps(local_iso(moment, "UTC")) == '"2024-07-01T12:00:30+00:00"'
+
+
+def test_a_rejected_token_is_refreshed_once_and_the_page_asked_again() -> None:
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/oauth2/token"):
+            asked.append("token")
+            return httpx.Response(200, json={"access_token": "fresh", "token_type": "Bearer"})
+        asked.append(request.headers["authorization"])
+        if request.headers["authorization"] != "Bearer fresh":
+            return httpx.Response(401, json={"code": 184, "message": "access_token is invalid"})
+        return page([{"id": 9, "updatedAt": "2024-03-09T12:00:00+00:00"}])
+
+    client = PardotClient(
+        base_url="https://pi.pardot.test",
+        business_unit_id=BU,
+        credentials=Credentials(
+            access_token="stale",
+            client_id="c",
+            client_secret="s",
+            refresh_token="r",
+            token_url="https://login.example.com/services/oauth2/token",
+        ),
+        http=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+    assert client.v5_opportunities({"fields": "id"}).updates[0][0] == 9
+    assert asked == ["Bearer stale", "token", "Bearer fresh"]
