@@ -212,6 +212,12 @@ def _refresh_named(run: Run, read_loaded: ReadLoaded | None) -> Tables:
     gone = [target for target in missing if target in loaded_before]
     run.report.refresh_deleted += len(gone)
     yield from mark_gone(run, gone, read_loaded, datetime.now(UTC))
+    # Returned, not known to be live, and older than the cursor: undeleted since (v5 names
+    # an undelete by its updatedAt; no event does). Its activities come as for any undelete.
+    cursor = run.cursor_before or 0
+    back = [t for t in targets if t in returned and t not in loaded_before and t <= cursor]
+    run.report.undeleted += len(back)
+    yield from arrived(run, back)
     run.refresh.difference_update(targets)
 
 

@@ -56,6 +56,8 @@ class Run:
     """Requests made on ``today`` by earlier runs."""
     known_before: pa.Array
     """Live ids known when the run began (``SyncState.known_ids``)."""
+    cursor_before: int | None
+    """The largest id loaded when the run began (``SyncState.last_id``)."""
     lookahead: Lookahead
     checkpoints: CheckpointClock
     ranges: RangeQueue

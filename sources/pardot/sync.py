@@ -112,6 +112,7 @@ def sync_opportunities(
     run = Run(
         client, settings, sync_state, report, progress, batch, scan,
         today=today, requests_before=used, known_before=sync_state.known_ids,
+        cursor_before=cursor_before,
         lookahead=lookahead,
         checkpoints=CheckpointClock(settings.checkpoint_every, lookahead.most_while_paused),
         ranges=RangeQueue(scan.ranges, page_size=settings.page_size),
@@ -124,7 +125,7 @@ def sync_opportunities(
     )  # fmt: skip
     report.scan = scan.kind
     logger.info("scan %s (created_after=%s, ranges=%s)", scan.kind, scan.created_after, scan.ranges)
-    phases = _phases(run, started, read_loaded, cursor_before)
+    phases = _phases(run, started, read_loaded)
     if history is None or not settings.history:
         sync_state.stop_history()
         yield from phases
@@ -139,9 +140,7 @@ def sync_opportunities(
     yield from _recorded(run, phases, recorder)
 
 
-def _phases(
-    run: Run, started: datetime, read_loaded: ReadLoaded | None, cursor_before: int | None
-) -> SyncRun:
+def _phases(run: Run, started: datetime, read_loaded: ReadLoaded | None) -> SyncRun:
     """The run's phases in order (see the module docstring); how it ended goes to the report."""
     settings, client, report, scan = run.settings, run.client, run.report, run.scan
     sync_state, lookahead = run.state, run.lookahead
@@ -175,7 +174,7 @@ def _phases(
         if run.top is not None:
             run.state.advance(*run.top, timezone=settings.timezone)
         if scan.kind == "full":
-            yield from _deletes(run, scan, read_loaded, cursor_before)
+            yield from _deletes(run, scan, read_loaded)
             if scan.started == started:
                 # A sweep begun by this run read every live opportunity after the events
                 # earlier runs read: nothing they named is stale.
@@ -300,17 +299,15 @@ def _gather(run: Run, fetched: Fetched) -> None:
         run.pending_top = (info.last_id, info.last_created_at)
 
 
-def _deletes(
-    run: Run, scan: Scan, read_loaded: ReadLoaded | None, cursor_before: int | None
-) -> Tables:
+def _deletes(run: Run, scan: Scan, read_loaded: ReadLoaded | None) -> Tables:
     """After a complete full sweep: loaded before, not seen now = deleted in Pardot; not
     loaded before, below the cursor, seen now = undeleted (or never loaded)."""
     seen = pa.concat_arrays([scan.seen_before, pa.array(run.loaded, pa.int64())])
     known = run.known_before
     gone = known.filter(pc.invert(pc.is_in(known, value_set=seen))).to_pylist()
-    if cursor_before is not None:
+    if run.cursor_before is not None:
         back = seen.filter(pc.invert(pc.is_in(seen, value_set=known)))
-        back = back.filter(pc.less_equal(back, cursor_before)).to_pylist()
+        back = back.filter(pc.less_equal(back, run.cursor_before)).to_pylist()
         yield from arrived(run, back)
     run.state.known_ids = seen  # exactly the live opportunities
     yield from mark_gone(run, gone, read_loaded, scan.started)

@@ -103,6 +103,30 @@ def test_edits_of_every_tracked_field_are_caught_by_the_next_run(clocked: Harnes
     assert idle.requests == 4, "feed, v5, new opportunities, delete check"
 
 
+def test_an_undelete_v5_names_comes_back_with_its_activities(clocked: Harness) -> None:
+    """Found by the day of changes: v5 names an undeleted opportunity (its updatedAt moves),
+    so its re-read, not the delete check, finds it back; its activities, never loaded
+    (it was deleted before the first run), must come too."""
+    (target,) = old_live_ids(clocked)[9:10]
+    clocked.emulator.delete_opportunity(target)
+    started(clocked)
+    assert target not in clocked.warehouse().ids()
+    clocked.emulator.undelete_opportunity(target)
+    clocked.emulator.advance_clock(300)
+
+    back = run(clocked)
+
+    assert back.changes["v5_feed"]["updated"] == 1
+    assert back.undeleted == 1
+    assert_matches_ground_truth(clocked.warehouse(), clocked.emulator)
+    sql = f"select count(*) from visitor_activities where opportunity_id = {target}"
+    assert clocked.warehouse().query(sql)[0][0] > 0
+    changes = clocked.warehouse().query(
+        f"select change from opportunity_history where opportunity_id = {target} order by version"
+    )
+    assert changes == [("first_seen",)]
+
+
 def test_an_edit_inside_the_cache_lag_is_caught_by_the_run_after(clocked: Harness) -> None:
     clocked.emulator.set_switches(v5_cache_lag_seconds=60)
     started(clocked)
