@@ -59,6 +59,8 @@ class SyncReport:
     """Opportunities the v5 feed named as updated since the last window (new to it)."""
     v5_refused: bool = False
     """API v5 refused the account: the run went on without the v5 feed."""
+    history_seconds: float = 0.0
+    """Time spent on the history: comparing with the last versions and reading them back."""
     delete_check_requests: int = 0
     check_deleted: int = 0
     """Opportunities the delete check found deleted."""

@@ -34,6 +34,7 @@ No dlt import: this module is driven by ``sources.pardot`` and tested on its own
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
 
@@ -227,9 +228,18 @@ def _recorded(run: Run, phases: SyncRun, recorder: Recorder) -> SyncRun:
             yield item
             name, table = item
             if name == OPPORTUNITIES.name:
-                yield from _history_item(run, recorder.record(table))
+                began = time.perf_counter()
+                rows = recorder.record(table)
+                run.report.history_seconds += time.perf_counter() - began
+                yield from _history_item(run, rows)
         if starting:
-            for rows in recorder.seed(lambda: {*run.loaded, *run.gone}):
+            seeded = recorder.seed(lambda: {*run.loaded, *run.gone})
+            while True:
+                began = time.perf_counter()
+                rows = next(seeded, None)
+                run.report.history_seconds += time.perf_counter() - began
+                if rows is None:
+                    break
                 yield from _history_item(run, rows)
             run.state.start_history(recorder.observed_at())
     finally:
