@@ -296,3 +296,28 @@ def sync_state_of(harness: Harness) -> Any:
 
     pipeline = dlt.pipeline("pardot", pipelines_dir=str(harness.pipelines_dir))
     return sync_state(pipeline)
+
+
+@pytest.mark.parametrize("bumps", [False, True], ids=["link-keeps-updatedAt", "link-bumps-it"])
+def test_a_link_is_read_once_whether_or_not_it_moves_updated_at(
+    clocked: Harness, bumps: bool
+) -> None:
+    """Unknown for Pardot: whether linking a prospect moves ``updatedAt``. Either way the
+    event feed names the opportunity, v5 may too, and it is re-read once."""
+    clocked.emulator.set_switches(link_bumps_updated_at=bumps)
+    started(clocked)
+    (target,) = old_live_ids(clocked)[11:12]
+    links = clocked.warehouse().query("select prospect_id from opportunity_prospects")
+    linked = {prospect for (prospect,) in links}
+    prospect = next(
+        p["id"] for p in clocked.emulator.ground_truth()["prospects"] if p["id"] not in linked
+    )
+    clocked.emulator.link_prospect(target, prospect)
+    clocked.emulator.advance_clock(300)
+
+    second = run(clocked)
+
+    assert second.changes["v5_feed"]["updated"] == (1 if bumps else 0)
+    assert second.changes["activity_feed"]["events"] == 1
+    assert second.changes["activity_feed"]["refresh_requests"] == 1, "one re-read"
+    assert_matches_ground_truth(clocked.warehouse(), clocked.emulator)
