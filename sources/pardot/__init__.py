@@ -21,7 +21,6 @@ from typing import Any, Final, cast
 
 import dlt
 import httpx
-import pyarrow as pa
 from dlt.common.configuration import configspec
 from dlt.common.configuration.container import Container
 from dlt.common.configuration.specs import CredentialsConfiguration
@@ -41,9 +40,10 @@ from .constants import (
     DEFAULT_TOKEN_URL,
     PARDOT_TIMESTAMP_FORMAT,
 )
+from .deletes import ReadLoaded
 from .errors import AuthenticationError, ConfigurationError, DailyLimitError, PardotError
 from .history import LOOKUP_CHUNK, HistoryStore
-from .loaded import WarehouseRows, read_loaded_rows
+from .loaded import WarehouseRows
 from .planner import SyncState
 from .report import Checkpoint, Progress, State, SyncReport, SyncRun
 from .schema import OPPORTUNITIES, OPPORTUNITY_HISTORY, TABLES_BY_NAME, UNLINK_MARKER, Table
@@ -208,6 +208,7 @@ def pardot_source(
     }
 
     def whole_run(state: State) -> SyncRun:
+        read_loaded, history = _warehouse_readers()
         try:
             yield from sync_opportunities(
                 client,
@@ -216,8 +217,8 @@ def pardot_source(
                 run_report,
                 progress=_ExtractProgress(progress),
                 force_full_sweep=force_full_sweep,
-                read_loaded=_read_loaded,
-                history=_history_store(),
+                read_loaded=read_loaded,
+                history=history,
                 now=now,
             )
         finally:
@@ -325,25 +326,22 @@ def _table_hints(spec: Table, *, hard_delete: bool) -> TResourceHints:
     )
 
 
-def _read_loaded(ids: list[int]) -> pa.Table | None:
-    """The loaded ``opportunities`` rows with these ids, read back from the destination.
+def _warehouse_readers() -> tuple[ReadLoaded | None, HistoryStore | None]:
+    """What the run reads back from the warehouse of the pipeline running the source: the
+    loaded rows of opportunities to mark deleted (they keep their columns), and the
+    history's last versions. None when the source is iterated outside a pipeline (no
+    warehouse: no history, and deletes cannot be marked).
 
-    A deleted opportunity keeps its columns this way when it is marked. ``loaded`` reads
-    Delta tables with ``deltalake`` (no DuckDB extension to download) and every other
-    destination through dlt's SQL client.
+    ``loaded`` reads Delta tables with ``deltalake`` (no DuckDB extension to download)
+    and every other destination through dlt's SQL client, as Arrow.
     """
-    return read_loaded_rows(dlt.current.pipeline(), OPPORTUNITIES.name, ids)
-
-
-def _history_store() -> HistoryStore | None:
-    """The warehouse of the pipeline running the source; none when iterated outside one
-    (no warehouse, no history)."""
     if not Container()[PipelineContext].is_active():
-        return None
+        return None, None
     rows = WarehouseRows(dlt.current.pipeline())
-    return HistoryStore(
+    history = HistoryStore(
         # the recorded versions of these opportunities; None while the table does not exist
         versions=lambda ids: rows.by_ids(OPPORTUNITY_HISTORY.name, ids, key="opportunity_id"),
         # every loaded opportunity, to start the history of a pipeline loaded before it
         loaded=lambda: rows.every(OPPORTUNITIES.name, chunk=LOOKUP_CHUNK),
     )
+    return (lambda ids: rows.by_ids(OPPORTUNITIES.name, ids, key="id")), history

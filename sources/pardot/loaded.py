@@ -1,8 +1,10 @@
-"""Read loaded rows back from the destination, to mark deleted opportunities.
+"""Read loaded rows back from the destination: to mark deleted opportunities, and for the
+history.
 
-A completed full sweep marks the opportunities Pardot no longer returns ``is_deleted``
-and keeps their other columns as last loaded, so it needs those rows back
-(``deletes.ReadLoaded``). SQL destinations answer a query through dlt's SQL client.
+A deleted opportunity is marked ``is_deleted`` and keeps its other columns as last
+loaded, so its rows are read back (``deletes.ReadLoaded``); the history compares what a
+run reads with the last versions recorded in ``opportunity_history`` (``history``). SQL
+destinations answer through dlt's SQL client, DuckDB straight into Arrow.
 
 The filesystem destination's SQL client is DuckDB over the files, which reads a Delta
 table with DuckDB's ``delta`` extension: DuckDB downloads it on first use, so a machine
@@ -38,27 +40,6 @@ FILESYSTEM: Final = "dlt.destinations.filesystem"
 """``destination_type`` of dlt's filesystem destination, whatever it was named."""
 
 
-def read_loaded_rows(
-    pipeline: Pipeline, table_name: str, ids: list[int], *, key: str = "id"
-) -> pa.Table | None:
-    """The rows of ``table_name`` whose ``key`` is one of ``ids``, all columns.
-
-    Delta tables on the filesystem destination are read with ``deltalake``; every other
-    destination (and any other table format) through dlt's SQL client. Either way the
-    rows come as loaded, dlt's ``_dlt_*`` columns included (``sync`` drops them before
-    marking). ``None`` if a Delta table was never written (no rows to mark).
-    """
-    if _is_filesystem(pipeline):
-        with pipeline.destination_client() as client:
-            if isinstance(client, SupportsOpenTables) and client.is_open_table("delta", table_name):
-                try:
-                    table: DeltaTable = client.load_open_table("delta", table_name)
-                except DestinationUndefinedEntity:
-                    return None
-                return read_delta_rows(table, ids, key=key)
-    return _read_sql_rows(pipeline, table_name, ids, key=key)
-
-
 class WarehouseRows:
     """Reads rows back as Arrow, straight from the destination (no Python rows between),
     for one run: the client of ``by_ids`` is made once (each costs dlt a resolution of its
@@ -74,18 +55,18 @@ class WarehouseRows:
         if _is_filesystem(self._pipeline):
             delta = self._delta(table_name)
             return None if delta is None else read_delta_rows(delta, ids, key=key)
-        wanted = pa.table({"id": pa.array(sorted(ids), pa.int64())})
+        wanted = pa.table({"wanted_id": pa.array(sorted(ids), pa.int64())})
         with self._sql_client() as client:
             table = client.make_qualified_table_name(table_name)
             quoted = client.escape_column_name(key)
             # the id span lets the destination skip blocks by their min/max (ids come in runs)
-            span = f"{quoted} between {wanted['id'][0]} and {wanted['id'][-1]}"
+            span = f"between {wanted['wanted_id'][0]} and {wanted['wanted_id'][-1]}"
             native = client.native_connection
             try:
                 if isinstance(native, duckdb.DuckDBPyConnection):
                     return _duckdb_semi_join(native, table, quoted, span, wanted)
                 listed = ", ".join(str(int(i)) for i in ids)
-                query = f"SELECT * FROM {table} WHERE {span} AND {quoted} IN ({listed})"  # noqa: S608
+                query = f"SELECT * FROM {table} WHERE {quoted} {span} AND {quoted} IN ({listed})"  # noqa: S608
                 chunks = list(_arrow_chunks(client, query))
             except (DatabaseUndefinedRelation, duckdb.CatalogException):
                 return None
@@ -136,7 +117,10 @@ def _duckdb_semi_join(
     Arrow table, several times faster than a literal list of thousands of ids."""
     native.register(WANTED_IDS, wanted)
     try:
-        query = f"SELECT * FROM {table} SEMI JOIN {WANTED_IDS} w ON {key} = w.id WHERE {span}"  # noqa: S608
+        query = (
+            f"SELECT t.* FROM {table} t SEMI JOIN {WANTED_IDS} w "  # noqa: S608
+            f"ON t.{key} = w.wanted_id WHERE t.{key} {span}"
+        )
         return native.sql(query).to_arrow_table()
     finally:
         native.unregister(WANTED_IDS)
@@ -173,17 +157,3 @@ def read_delta_rows(table: DeltaTable, ids: list[int], *, key: str = "id") -> pa
 def _is_filesystem(pipeline: Pipeline) -> bool:
     destination = pipeline.destination
     return destination is not None and destination.destination_type == FILESYSTEM
-
-
-def _read_sql_rows(pipeline: Pipeline, table_name: str, ids: list[int], *, key: str) -> pa.Table:
-    """Through dlt's SQL client (dlt 1.31's dataset API breaks with duckdb 2 and sqlglot 30,
-    so it is not used)."""
-    listed = ", ".join(str(int(i)) for i in ids)
-    with pipeline.sql_client() as client:
-        table = client.make_qualified_table_name(table_name)
-        quoted = client.escape_column_name(key)
-        query = f"SELECT * FROM {table} WHERE {quoted} IN ({listed})"  # noqa: S608 - ints only
-        with client.execute_query(query) as cursor:
-            names = [column[0] for column in cursor.description]
-            rows = cursor.fetchall()
-    return pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows])
