@@ -208,7 +208,8 @@ def pardot_source(
     }
 
     def whole_run(state: State) -> SyncRun:
-        read_loaded, history = _warehouse_readers()
+        warehouse = _warehouse()
+        read_loaded, history = _readers(warehouse)
         try:
             yield from sync_opportunities(
                 client,
@@ -223,6 +224,8 @@ def pardot_source(
             )
         finally:
             client.close()
+            if warehouse is not None:
+                warehouse.close()
 
     # Every table's hints travel with its items: hints declared on the resource would be
     # merged into the child tables too (dlt would give campaigns an is_deleted column).
@@ -326,18 +329,24 @@ def _table_hints(spec: Table, *, hard_delete: bool) -> TResourceHints:
     )
 
 
-def _warehouse_readers() -> tuple[ReadLoaded | None, HistoryStore | None]:
-    """What the run reads back from the warehouse of the pipeline running the source: the
-    loaded rows of opportunities to mark deleted (they keep their columns), and the
-    history's last versions. None when the source is iterated outside a pipeline (no
-    warehouse: no history, and deletes cannot be marked).
+def _warehouse() -> WarehouseRows | None:
+    """The warehouse of the pipeline running the source; None when the source is iterated
+    outside a pipeline (no warehouse: no history, and deletes cannot be marked)."""
+    if not Container()[PipelineContext].is_active():
+        return None
+    return WarehouseRows(dlt.current.pipeline())
+
+
+def _readers(warehouse: WarehouseRows | None) -> tuple[ReadLoaded | None, HistoryStore | None]:
+    """What the run reads back from the warehouse: the loaded rows of opportunities to mark
+    deleted (they keep their columns), and the history's last versions.
 
     ``loaded`` reads Delta tables with ``deltalake`` (no DuckDB extension to download)
     and every other destination through dlt's SQL client, as Arrow.
     """
-    if not Container()[PipelineContext].is_active():
+    if warehouse is None:
         return None, None
-    rows = WarehouseRows(dlt.current.pipeline())
+    rows = warehouse
     history = HistoryStore(
         # the recorded versions of these opportunities; None while the table does not exist
         versions=lambda ids: rows.by_ids(OPPORTUNITY_HISTORY.name, ids, key="opportunity_id"),

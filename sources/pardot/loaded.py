@@ -42,8 +42,9 @@ FILESYSTEM: Final = "dlt.destinations.filesystem"
 
 class WarehouseRows:
     """Reads rows back as Arrow, straight from the destination (no Python rows between),
-    for one run: the client of ``by_ids`` is made once (each costs dlt a resolution of its
-    configuration), a connection is opened per read and returned after it."""
+    for one run: the connection of ``by_ids`` is opened at its first read and kept until
+    ``close`` (opening a DuckDB file costs more than the read; a checkpoint's load in the
+    same process shares the database, so later reads see it)."""
 
     def __init__(self, pipeline: Pipeline) -> None:
         self._pipeline = pipeline
@@ -56,20 +57,20 @@ class WarehouseRows:
             delta = self._delta(table_name)
             return None if delta is None else read_delta_rows(delta, ids, key=key)
         wanted = pa.table({"wanted_id": pa.array(sorted(ids), pa.int64())})
-        with self._sql_client() as client:
-            table = client.make_qualified_table_name(table_name)
-            quoted = client.escape_column_name(key)
-            # the id span lets the destination skip blocks by their min/max (ids come in runs)
-            span = f"between {wanted['wanted_id'][0]} and {wanted['wanted_id'][-1]}"
-            native = client.native_connection
-            try:
-                if isinstance(native, duckdb.DuckDBPyConnection):
-                    return _duckdb_semi_join(native, table, quoted, span, wanted)
-                listed = ", ".join(str(int(i)) for i in ids)
-                query = f"SELECT * FROM {table} WHERE {quoted} {span} AND {quoted} IN ({listed})"  # noqa: S608
-                chunks = list(_arrow_chunks(client, query))
-            except (DatabaseUndefinedRelation, duckdb.CatalogException):
-                return None
+        client = self._sql_client()
+        table = client.make_qualified_table_name(table_name)
+        quoted = client.escape_column_name(key)
+        # the id span lets the destination skip blocks by their min/max (ids come in runs)
+        span = f"between {wanted['wanted_id'][0]} and {wanted['wanted_id'][-1]}"
+        native = client.native_connection
+        try:
+            if isinstance(native, duckdb.DuckDBPyConnection):
+                return _duckdb_semi_join(native, table, quoted, span, wanted)
+            listed = ", ".join(str(int(i)) for i in ids)
+            query = f"SELECT * FROM {table} WHERE {quoted} {span} AND {quoted} IN ({listed})"  # noqa: S608
+            chunks = list(_arrow_chunks(client, query))
+        except (DatabaseUndefinedRelation, duckdb.CatalogException):
+            return None
         return pa.concat_tables(chunks) if chunks else pa.table({})  # no rows: the table exists
 
     def every(self, table_name: str, *, chunk: int) -> Iterator[pa.Table]:
@@ -90,8 +91,16 @@ class WarehouseRows:
 
     def _sql_client(self) -> SqlClientBase[Any]:
         if self._sql is None:
-            self._sql = self._pipeline.sql_client()
+            client = self._pipeline.sql_client()
+            client.open_connection()
+            self._sql = client
         return self._sql
+
+    def close(self) -> None:
+        """Close the connection kept for ``by_ids`` (a DuckDB file stays open until then)."""
+        if self._sql is not None:
+            self._sql.close_connection()
+            self._sql = None
 
     def _delta(self, table_name: str) -> DeltaTable | None:
         """The Delta table ``table_name`` of a filesystem destination; None if it was never
